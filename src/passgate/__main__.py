@@ -1,0 +1,5 @@
+"""`python -m passgate`: the CLI."""
+
+from passgate.cli import main
+
+main()

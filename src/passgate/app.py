@@ -1,0 +1,160 @@
+"""The Starlette application: routes, the access log, error pages and background upkeep."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from passgate import __version__, demo, siteverify
+from passgate.service import Service
+from passgate.store import StoreUnavailable
+from passgate.web import CORS_HEADERS
+from passgate.widget import assets, endpoints
+
+log = logging.getLogger("passgate")
+access_log = logging.getLogger("passgate.access")
+
+PRUNE_EVERY = 30.0
+
+
+class AccessLog:
+    """Logs method, path, status and time; never query strings or bodies (they hold secrets)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not access_log.isEnabledFor(logging.INFO):
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            access_log.info(
+                "%s %s %d %.1fms", scope["method"], scope["path"], status, (time.perf_counter() - start) * 1000
+            )
+
+
+async def preflight(request: Request) -> Response:
+    return Response(status_code=204, headers=CORS_HEADERS)
+
+
+async def siteverify_get(request: Request) -> Response:
+    return siteverify.reply(siteverify.failure("bad-request"))
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"ok": True})
+
+
+async def readyz(request: Request) -> Response:
+    service: Service = request.app.state.service
+    try:
+        await asyncio.wait_for(service.spends.ping(), 2.0)
+        await service.refresh_ring()
+    except (StoreUnavailable, TimeoutError):
+        return JSONResponse({"ok": False, "error": "store_unavailable"}, status_code=503)
+    return JSONResponse({"ok": True})
+
+
+async def index(request: Request) -> Response:
+    return JSONResponse(
+        {"service": "passgate", "version": __version__, "script": "/1/api.js", "verify": "/siteverify"}
+    )
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    return JSONResponse({"error": "not_found", "message": "no such endpoint"}, status_code=404)
+
+
+async def method_not_allowed(request: Request, exc: Exception) -> Response:
+    return JSONResponse(
+        {"error": "method_not_allowed", "message": "method not allowed"}, status_code=405
+    )
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    log.error("unhandled %s on %s", type(exc).__name__, request.url.path)
+    return JSONResponse(
+        {"error": "internal-error", "message": "internal error"}, status_code=500, headers=CORS_HEADERS
+    )
+
+
+async def _upkeep(service: Service) -> None:
+    """Prune spent tokens past their expiry and refresh the key ring, forever."""
+    while True:
+        await asyncio.sleep(PRUNE_EVERY)
+        try:
+            await service.spends.prune(time.time())
+            await service.refresh_ring()
+        except StoreUnavailable as exc:
+            log.warning("upkeep: store unavailable: %s", exc)
+        except Exception:  # noqa: BLE001 - upkeep must outlive any one failure
+            log.exception("upkeep failed")
+
+
+def routes(with_demo: bool) -> list[Route]:
+    table = [
+        Route("/", index),
+        Route("/1/api.js", assets.api_js),
+        Route("/1/secure-api.js", assets.api_js),
+        Route("/1/frame", assets.frame),
+        Route("/1/static/{name}", assets.static),
+        Route("/1/challenge", endpoints.issue_challenge, methods=["POST"]),
+        Route("/1/solve", endpoints.solve, methods=["POST"]),
+        Route("/1/{path:path}", preflight, methods=["OPTIONS"]),
+        Route("/siteverify", siteverify.endpoint, methods=["POST"]),
+        Route("/siteverify", siteverify_get, methods=["GET"]),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+    ]
+    if with_demo:
+        table += [
+            Route("/demo", demo.page),
+            Route("/demo/", demo.page),
+            Route("/demo/static/{name}", demo.static),
+            Route("/demo/verify", demo.verify, methods=["POST"]),
+        ]
+    return table
+
+
+def create_app(service: Service, demo_site: tuple[str, str] | None = None) -> Starlette:
+    """The ASGI app over a built service; `demo_site` is (sitekey, secret) for the demo."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        task = asyncio.create_task(_upkeep(service))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await service.close()
+
+    handlers: dict[Any, Any] = {404: not_found, 405: method_not_allowed, 500: server_error}
+    app = Starlette(routes=routes(demo_site is not None), exception_handlers=handlers, lifespan=lifespan)
+    app.state.service = service
+    if demo_site is not None:
+        app.state.demo_sitekey, app.state.demo_secret = demo_site
+    app.add_middleware(AccessLog)
+    return app

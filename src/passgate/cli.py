@@ -1,0 +1,274 @@
+"""The `passgate` command: serve, demo, config, migrate, and managing sites and keys."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+import sqlalchemy as sa
+
+from passgate import keys, settings
+from passgate.settings import Config, SettingsError
+from passgate.sites import Site, SiteError, SiteRegistry
+from passgate.store.schema import settings_kv
+
+DEMO_HOSTS = ["localhost", "127.0.0.1"]
+
+
+def _config(ctx: click.Context) -> Config:
+    cfg: Config = ctx.obj
+    return cfg
+
+
+def _emit(as_json: bool, data: Any, text: str) -> None:
+    click.echo(json.dumps(data, indent=None if isinstance(data, dict) else 2) if as_json else text)
+
+
+def _fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+def _engine(cfg: Config) -> sa.Engine:
+    from passgate.service import open_engine
+
+    try:
+        return open_engine(cfg)
+    except sa.exc.SQLAlchemyError as exc:
+        raise click.ClickException(f"cannot open the store: {exc.__class__.__name__}") from None
+
+
+def _sites(ctx: click.Context) -> SiteRegistry:
+    return SiteRegistry(_engine(_config(ctx)))
+
+
+def _guard(fn: Callable[[], Any]) -> Any:
+    try:
+        return fn()
+    except (SiteError, SettingsError, keys.MasterKeyError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--data-dir", help="Data directory (PASSGATE_DATA_DIR).")
+@click.option("--config", "config_path", help="TOML settings file (PASSGATE_CONFIG).")
+@click.pass_context
+def main(ctx: click.Context, data_dir: str | None, config_path: str | None) -> None:
+    """passgate: a self-hosted proof-of-work CAPTCHA, wire-compatible with hCaptcha."""
+    try:
+        ctx.obj = settings.load(toml_path=config_path, data_dir=data_dir)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command("config")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def config_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Print the effective configuration, secrets masked."""
+    values = _config(ctx).masked()
+    lines = [f"{s.env:<34} {values[s.name]!s:<24} {s.help}" for s in settings.SETTINGS]
+    _emit(as_json, values, "\n".join(lines))
+
+
+@main.command()
+@click.pass_context
+def migrate(ctx: click.Context) -> None:
+    """Apply the store's migrations."""
+    _engine(_config(ctx))
+    click.echo("store is at the newest schema")
+
+
+def _run(cfg: Config, host: str | None, port: int | None, demo_site: tuple[str, str] | None) -> None:
+    import uvicorn
+
+    from passgate import service
+    from passgate.app import create_app
+
+    logging.basicConfig(
+        level=cfg.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    svc = _guard(lambda: service.build(cfg))
+    app = create_app(svc, demo_site)
+    uvicorn.run(
+        app,
+        host=host or cfg.host,
+        port=port or cfg.port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level=cfg.log_level,
+        server_header=False,
+    )
+
+
+@main.command()
+@click.option("--host", help="Address to bind (default 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default 8000).")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Run the service."""
+    _run(_config(ctx), host, port, None)
+
+
+@main.command()
+@click.option("--host", help="Address to bind (default 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default 8000).")
+@click.option("--json", "as_json", is_flag=True, help="Print the demo site as JSON first.")
+@click.pass_context
+def demo(ctx: click.Context, host: str | None, port: int | None, as_json: bool) -> None:
+    """Run the service with the demo site and page (a fresh secret at each start)."""
+    cfg = _config(ctx)
+    engine = _engine(cfg)
+    registry = SiteRegistry(engine)
+    site, secret = _guard(lambda: ensure_demo_site(registry, engine, cfg.default_difficulty))
+    url = f"http://{'localhost' if (host or cfg.host) in ('127.0.0.1', 'localhost') else host or cfg.host}:{port or cfg.port}/demo"
+    info = {"sitekey": site.sitekey, "secret": secret, "url": url}
+    _emit(
+        as_json,
+        info,
+        f"passgate demo\n  sitekey: {site.sitekey}\n  secret:  {secret}\n  page:    {url}\n",
+    )
+    sys.stdout.flush()
+    engine.dispose()
+    _run(cfg, host, port, (site.sitekey, secret))
+
+
+def ensure_demo_site(registry: SiteRegistry, engine: sa.Engine, difficulty: int) -> tuple[Site, str]:
+    """The demo site, created once; its secret is replaced at every start."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(settings_kv.c.value).where(settings_kv.c.name == "demo_sitekey")
+        ).first()
+    if row is not None and registry.get(row[0]) is not None:
+        registry.update(row[0], hostnames=DEMO_HOSTS)
+        return registry.rotate_secret(row[0])
+    site, secret = registry.add(DEMO_HOSTS, name="demo", difficulty=difficulty)
+    with engine.begin() as conn:
+        conn.execute(settings_kv.delete().where(settings_kv.c.name == "demo_sitekey"))
+        conn.execute(settings_kv.insert().values(name="demo_sitekey", value=site.sitekey))
+    return site, secret
+
+
+@main.group()
+def site() -> None:
+    """Manage sites: sitekeys, secrets, hostnames and per-site settings."""
+
+
+def _site_text(s: Site) -> str:
+    flags = [f for f, on in (("require-remoteip", s.require_remoteip), ("bind-ip", s.bind_ip)) if on]
+    return (
+        f"{s.sitekey}  {s.name or '-'}  hosts={','.join(s.hostnames)}  difficulty={s.difficulty}"
+        f"  lifetime={s.token_lifetime}s" + (f"  {' '.join(flags)}" if flags else "")
+    )
+
+
+@site.command("add")
+@click.option("--hostname", "hostnames", multiple=True, required=True, help="Allowed hostname (repeat).")
+@click.option("--name", default="", help="A label for the site.")
+@click.option("--difficulty", type=int, help="Expected hashes per challenge.")
+@click.option("--json", "as_json", is_flag=True, help='Print exactly {"sitekey", "secret"}.')
+@click.pass_context
+def site_add(
+    ctx: click.Context, hostnames: tuple[str, ...], name: str, difficulty: int | None, as_json: bool
+) -> None:
+    """Register a site and print its sitekey and secret (shown only here)."""
+    cfg = _config(ctx)
+    registry = _sites(ctx)
+    new, secret = _guard(
+        lambda: registry.add(
+            list(hostnames), name=name, difficulty=difficulty or cfg.default_difficulty,
+            token_lifetime=cfg.token_lifetime,
+        )
+    )
+    _emit(
+        as_json,
+        {"sitekey": new.sitekey, "secret": secret},
+        f"sitekey: {new.sitekey}\nsecret:  {secret}\n(the secret is shown only now; it is stored hashed)",
+    )
+
+
+@site.command("update")
+@click.argument("sitekey")
+@click.option("--hostname", "hostnames", multiple=True, help="Replace the allowed hostnames (repeat).")
+@click.option("--name", help="A new label.")
+@click.option("--difficulty", type=int, help="Expected hashes per challenge.")
+@click.option("--token-lifetime", type=int, help="Seconds a pass token lives (10-3600).")
+@click.option("--require-remoteip/--no-require-remoteip", default=None, help="siteverify needs remoteip.")
+@click.option("--bind-ip/--no-bind-ip", default=None, help="Tokens verify only from the solver's IP.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def site_update(
+    ctx: click.Context,
+    sitekey: str,
+    hostnames: tuple[str, ...],
+    name: str | None,
+    difficulty: int | None,
+    token_lifetime: int | None,
+    require_remoteip: bool | None,
+    bind_ip: bool | None,
+    as_json: bool,
+) -> None:
+    """Change a site's hostnames or settings."""
+    registry = _sites(ctx)
+    updated = _guard(
+        lambda: registry.update(
+            sitekey, list(hostnames) or None, difficulty, token_lifetime, require_remoteip, bind_ip, name
+        )
+    )
+    _emit(as_json, updated.public(), _site_text(updated))
+
+
+@site.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def site_list(ctx: click.Context, as_json: bool) -> None:
+    """List sites (never their secrets)."""
+    all_sites = _sites(ctx).list()
+    _emit(as_json, [s.public() for s in all_sites], "\n".join(map(_site_text, all_sites)) or "no sites")
+
+
+@site.command("rotate-secret")
+@click.argument("sitekey")
+@click.option("--json", "as_json", is_flag=True, help='Print exactly {"sitekey", "secret"}.')
+@click.pass_context
+def site_rotate(ctx: click.Context, sitekey: str, as_json: bool) -> None:
+    """Replace a site's secret; the old one stops working within a second."""
+    registry = _sites(ctx)
+    updated, secret = _guard(lambda: registry.rotate_secret(sitekey))
+    _emit(as_json, {"sitekey": updated.sitekey, "secret": secret}, f"secret:  {secret}")
+
+
+@site.command("remove")
+@click.argument("sitekey")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def site_remove(ctx: click.Context, sitekey: str, as_json: bool) -> None:
+    """Remove a site; its tokens stop verifying."""
+    registry = _sites(ctx)
+    _guard(lambda: registry.remove(sitekey))
+    _emit(as_json, {"removed": sitekey}, f"removed {sitekey}")
+
+
+@main.group("keys")
+def keys_group() -> None:
+    """Manage token signing keys."""
+
+
+@keys_group.command("rotate")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def keys_rotate(ctx: click.Context, as_json: bool) -> None:
+    """Start signing with a new key; tokens under older keys verify until they expire."""
+    cfg = _config(ctx)
+    engine = _engine(cfg)
+    kid = _guard(lambda: keys.rotate(engine, keys.master_key(cfg)))
+    _emit(as_json, {"kid": kid}, f"new signing key {kid}")
+
+
+if __name__ == "__main__":
+    main()

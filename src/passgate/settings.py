@@ -1,0 +1,123 @@
+"""Settings, declared once: name, type, default, help. Env vars, the TOML file and
+`passgate config` all derive from the `SETTINGS` table below."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    type: type
+    default: Any
+    help: str
+    secret: bool = False
+
+    @property
+    def env(self) -> str:
+        return "PASSGATE_" + self.name.upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("data_dir", str, "./data", "Directory for the embedded SQLite store and key file."),
+    Setting("database_url", str, "", "SQLAlchemy URL; empty means SQLite in data_dir."),
+    Setting("redis_url", str, "", "Redis URL for hot shared state (replay sets, rate buckets)."),
+    Setting("master_key", str, "", "Key that encrypts signing keys; empty: a 0600 key file in data_dir.", secret=True),
+    Setting("host", str, "127.0.0.1", "Address `serve` binds to."),
+    Setting("port", int, 8000, "Port `serve` listens on."),
+    Setting("public_url", str, "", "Base URL pages load passgate from; empty: taken from each request."),
+    Setting("default_difficulty", int, 150_000, "Expected hashes of a new site's challenge."),
+    Setting("challenge_lifetime", int, 300, "Seconds a challenge may take to be solved."),
+    Setting("token_lifetime", int, 120, "Seconds a pass token lives, unless the site sets its own."),
+    Setting("max_body_bytes", int, 16_384, "Largest request body accepted."),
+    Setting("trusted_proxies", str, "", "Comma-separated IPs or CIDRs whose X-Forwarded-For is trusted."),
+    Setting("record_retention_days", int, 30, "Days token-API records are kept."),
+    Setting("job_deadline", int, 120, "Seconds a token-API job may wait before it fails."),
+    Setting("log_level", str, "info", "Log level: debug, info, warning, error."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Config:
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.values["data_dir"]).expanduser()
+
+    @property
+    def effective_database_url(self) -> str:
+        url: str = self.values["database_url"]
+        return url or f"sqlite:///{(self.data_path / 'passgate.db').resolve()}"
+
+    def with_(self, **changes: Any) -> Config:
+        return Config({**self.values, **changes})
+
+    def masked(self) -> dict[str, Any]:
+        """The effective settings with every secret replaced by asterisks."""
+        out: dict[str, Any] = {}
+        for s in SETTINGS:
+            v = self.values[s.name]
+            out[s.name] = "********" if s.secret and v else _mask_url(v) if "url" in s.name else v
+        return out
+
+
+class SettingsError(ValueError):
+    pass
+
+
+def _mask_url(value: Any) -> Any:
+    if isinstance(value, str) and "@" in value and "://" in value:
+        scheme, rest = value.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:********@{host}"
+    return value
+
+
+def _coerce(setting: Setting, raw: Any, source: str) -> Any:
+    if setting.type is int:
+        if isinstance(raw, bool):
+            raise SettingsError(f"{source}: {setting.name} must be an integer")
+        try:
+            return int(raw)
+        except (TypeError, ValueError):
+            raise SettingsError(f"{source}: {setting.name} must be an integer, got {raw!r}") from None
+    return str(raw)
+
+
+def load(env: dict[str, str] | None = None, toml_path: str | None = None, **overrides: Any) -> Config:
+    """Defaults, then the TOML file (`PASSGATE_CONFIG` or toml_path), then env, then overrides."""
+    env = dict(os.environ) if env is None else env
+    values = {s.name: s.default for s in SETTINGS}
+    path = toml_path or env.get("PASSGATE_CONFIG")
+    if path:
+        try:
+            data = tomllib.loads(Path(path).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"cannot read config file {path}: {exc}") from None
+        section = data.get("passgate", data)
+        for key, raw in section.items():
+            if key not in _BY_NAME:
+                raise SettingsError(f"{path}: unknown setting {key!r}")
+            values[key] = _coerce(_BY_NAME[key], raw, path)
+    for s in SETTINGS:
+        if s.env in env:
+            values[s.name] = _coerce(s, env[s.env], s.env)
+    for key, raw in overrides.items():
+        if raw is not None:
+            values[key] = _coerce(_BY_NAME[key], raw, "option")
+    return Config(values)

@@ -1,0 +1,47 @@
+"""Signed compact envelopes: base64url encoding and HMAC-SHA256, with no I/O."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+
+
+def b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64decode(text: str) -> bytes:
+    """Decode unpadded base64url; raises ValueError on anything else."""
+    if not text or len(text) % 4 == 1 or not text.isascii():
+        raise ValueError("not base64url")
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raise ValueError("not base64url") from None
+
+
+def sign(key: bytes, message: bytes) -> bytes:
+    return hmac.new(key, message, hashlib.sha256).digest()
+
+
+def verify(key: bytes, message: bytes, signature: bytes) -> bool:
+    return hmac.compare_digest(sign(key, message), signature)
+
+
+class KeyRing:
+    """Signing keys by key id; `current` signs, every key still verifies."""
+
+    def __init__(self, keys: dict[str, bytes], current: str) -> None:
+        if current not in keys:
+            raise ValueError("current key id is not in the ring")
+        self.keys = dict(keys)
+        self.current = current
+
+    @property
+    def current_key(self) -> bytes:
+        return self.keys[self.current]
+
+    def get(self, kid: str) -> bytes | None:
+        return self.keys.get(kid)

@@ -1,0 +1,222 @@
+"""Sites: sitekeys, hashed secrets, allowed hostnames and per-site settings, in the store."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import time
+import uuid
+from dataclasses import dataclass, replace
+
+import sqlalchemy as sa
+
+from passgate.store.schema import sites
+
+SITEKEY_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+SECRET_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
+HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
+MIN_DIFFICULTY, MAX_DIFFICULTY = 1, 1_000_000_000
+MIN_LIFETIME, MAX_LIFETIME = 10, 3600
+
+
+class SiteError(ValueError):
+    """Bad site input or an unknown site; the message says which."""
+
+
+@dataclass(frozen=True)
+class Site:
+    sitekey: str
+    name: str
+    secret_hash: str
+    hostnames: tuple[str, ...]
+    difficulty: int
+    token_lifetime: int
+    require_remoteip: bool = False
+    bind_ip: bool = False
+
+    def allows(self, host: str) -> bool:
+        """The host is listed, or is a subdomain of a listed name."""
+        host = host.lower().rstrip(".")
+        return any(host == h or host.endswith("." + h) for h in self.hostnames)
+
+    def secret_matches(self, secret: str) -> bool:
+        return hmac.compare_digest(self.secret_hash, hash_secret(secret))
+
+    def public(self) -> dict[str, object]:
+        return {
+            "sitekey": self.sitekey,
+            "name": self.name,
+            "hostnames": list(self.hostnames),
+            "difficulty": self.difficulty,
+            "token_lifetime": self.token_lifetime,
+            "require_remoteip": self.require_remoteip,
+            "bind_ip": self.bind_ip,
+        }
+
+
+def hash_secret(secret: str) -> str:
+    """Secrets carry 160 random bits, so one SHA-256 is enough to store them safely."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_secret() -> str:
+    return "0x" + secrets.token_hex(20)
+
+
+def normalize_hostname(raw: str) -> str:
+    host = raw.strip().lower().rstrip(".")
+    if "://" in host or "/" in host or ":" in host.strip("[]") and not _is_ipv6(host):
+        raise SiteError(f"not a hostname: {raw!r} (give a bare host like shop.example)")
+    if not (HOSTNAME_RE.match(host) or _is_ipv6(host)):
+        raise SiteError(f"not a hostname: {raw!r}")
+    return host
+
+
+def _is_ipv6(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.IPv6Address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def _check_range(name: str, value: int, lo: int, hi: int) -> int:
+    if not lo <= value <= hi:
+        raise SiteError(f"{name} must be between {lo} and {hi}")
+    return value
+
+
+def _row_to_site(row: sa.Row[tuple[object, ...]]) -> Site:
+    m = row._mapping
+    return Site(
+        sitekey=m["sitekey"],
+        name=m["name"],
+        secret_hash=m["secret_hash"],
+        hostnames=tuple(json.loads(m["hostnames"])),
+        difficulty=m["difficulty"],
+        token_lifetime=m["token_lifetime"],
+        require_remoteip=bool(m["require_remoteip"]),
+        bind_ip=bool(m["bind_ip"]),
+    )
+
+
+class SiteRegistry:
+    """Reads and writes sites in the relational store."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    def add(
+        self,
+        hostnames: list[str],
+        name: str = "",
+        difficulty: int = 150_000,
+        token_lifetime: int = 120,
+        sitekey: str | None = None,
+    ) -> tuple[Site, str]:
+        """Create a site; returns it with its secret, which is not kept anywhere."""
+        if not hostnames:
+            raise SiteError("a site needs at least one --hostname")
+        secret = new_secret()
+        site = Site(
+            sitekey=sitekey or str(uuid.uuid4()),
+            name=name,
+            secret_hash=hash_secret(secret),
+            hostnames=tuple(dict.fromkeys(normalize_hostname(h) for h in hostnames)),
+            difficulty=_check_range("difficulty", difficulty, MIN_DIFFICULTY, MAX_DIFFICULTY),
+            token_lifetime=_check_range(
+                "token lifetime", token_lifetime, MIN_LIFETIME, MAX_LIFETIME
+            ),
+        )
+        with self.engine.begin() as conn:
+            conn.execute(sites.insert().values(**_values(site), created_at=time.time()))
+        return site, secret
+
+    def get(self, sitekey: str) -> Site | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(sites).where(sites.c.sitekey == sitekey)).first()
+        return _row_to_site(row) if row else None
+
+    def by_secret_hash(self, digest: str) -> Site | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(sites).where(sites.c.secret_hash == digest)).first()
+        return _row_to_site(row) if row else None
+
+    def list(self) -> list[Site]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(sites).order_by(sites.c.created_at)).all()
+        return [_row_to_site(r) for r in rows]
+
+    def require(self, sitekey: str) -> Site:
+        site = self.get(sitekey)
+        if site is None:
+            raise SiteError(f"no site with sitekey {sitekey}")
+        return site
+
+    def update(
+        self,
+        sitekey: str,
+        hostnames: list[str] | None = None,
+        difficulty: int | None = None,
+        token_lifetime: int | None = None,
+        require_remoteip: bool | None = None,
+        bind_ip: bool | None = None,
+        name: str | None = None,
+    ) -> Site:
+        site = self.require(sitekey)
+        changes: dict[str, object] = {}
+        if hostnames:
+            changes["hostnames"] = tuple(dict.fromkeys(normalize_hostname(h) for h in hostnames))
+        if difficulty is not None:
+            changes["difficulty"] = _check_range(
+                "difficulty", difficulty, MIN_DIFFICULTY, MAX_DIFFICULTY
+            )
+        if token_lifetime is not None:
+            changes["token_lifetime"] = _check_range(
+                "token lifetime", token_lifetime, MIN_LIFETIME, MAX_LIFETIME
+            )
+        for key, value in (
+            ("require_remoteip", require_remoteip),
+            ("bind_ip", bind_ip),
+            ("name", name),
+        ):
+            if value is not None:
+                changes[key] = value
+        site = replace(site, **changes)  # type: ignore[arg-type]
+        self._save(site)
+        return site
+
+    def rotate_secret(self, sitekey: str) -> tuple[Site, str]:
+        secret = new_secret()
+        site = replace(self.require(sitekey), secret_hash=hash_secret(secret))
+        self._save(site)
+        return site, secret
+
+    def remove(self, sitekey: str) -> None:
+        with self.engine.begin() as conn:
+            if conn.execute(sites.delete().where(sites.c.sitekey == sitekey)).rowcount == 0:
+                raise SiteError(f"no site with sitekey {sitekey}")
+
+    def _save(self, site: Site) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                sites.update().where(sites.c.sitekey == site.sitekey).values(**_values(site))
+            )
+
+
+def _values(site: Site) -> dict[str, object]:
+    return {
+        "sitekey": site.sitekey,
+        "name": site.name,
+        "secret_hash": site.secret_hash,
+        "hostnames": json.dumps(list(site.hostnames)),
+        "difficulty": site.difficulty,
+        "token_lifetime": site.token_lifetime,
+        "require_remoteip": site.require_remoteip,
+        "bind_ip": site.bind_ip,
+    }

@@ -1,0 +1,216 @@
+"""`POST /siteverify`: hCaptcha's verify contract. Every check runs before the token is spent."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import time
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from passgate import testkeys
+from passgate.service import Service
+from passgate.sites import SECRET_RE, SITEKEY_RE
+from passgate.store import StoreUnavailable
+from passgate.token import PassToken, TokenError, rqdata_digest
+from passgate.web import BadBody, BodyTooLarge, read_body
+
+FIELDS = ("secret", "response", "remoteip", "sitekey", "rqdata")
+MAX_FIELD = 8192
+_NAME_RE = re.compile(r"[^a-z0-9_]")
+
+
+def reply(body: dict[str, Any]) -> Response:
+    return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
+
+
+def failure(*codes: str, **extra: Any) -> dict[str, Any]:
+    return {"success": False, "error-codes": list(dict.fromkeys(codes)), **extra}
+
+
+async def endpoint(request: Request) -> Response:
+    service: Service = request.app.state.service
+    try:
+        params = await read_params(request, service.config.max_body_bytes)
+    except (BadBody, BodyTooLarge):
+        return reply(failure("bad-request"))
+    return reply(await verify(service, params))
+
+
+async def read_params(request: Request, limit: int) -> dict[str, str]:
+    """Query string, then the body (urlencoded, multipart or JSON) over it."""
+    params: dict[str, Any] = dict(request.query_params)
+    body = await read_body(request, limit)
+    ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if body or ctype == "multipart/form-data":
+        if ctype == "application/x-www-form-urlencoded":
+            try:
+                params.update(parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=False))
+            except UnicodeDecodeError:
+                raise BadBody("not UTF-8") from None
+        elif ctype == "multipart/form-data":
+            try:
+                form = await request.form(max_files=0, max_fields=32)
+            except Exception:  # noqa: BLE001 - python-multipart raises several types
+                raise BadBody("unreadable multipart body") from None
+            params.update({k: v for k, v in form.items() if isinstance(v, str)})
+        elif ctype == "application/json":
+            try:
+                data = json.loads(body)
+            except (ValueError, UnicodeDecodeError):
+                raise BadBody("not JSON") from None
+            if not isinstance(data, dict):
+                raise BadBody("not a JSON object")
+            params.update(data)
+        else:
+            raise BadBody(f"unsupported content type {ctype!r}")
+    out: dict[str, str] = {}
+    for name in FIELDS:
+        value = params.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str) or len(value) > MAX_FIELD:
+            raise BadBody(f"{name} must be a string")
+        out[name] = value.strip()
+    return out
+
+
+async def verify(service: Service, params: dict[str, str], now: float | None = None) -> dict[str, Any]:
+    now = time.time() if now is None else now
+    secret = params.get("secret", "")
+    response = params.get("response", "")
+    sitekey = params.get("sitekey")
+    remoteip = params.get("remoteip")
+    rqdata = params.get("rqdata")
+
+    errors: list[str] = []
+    if not response:
+        errors.append("missing-input-response")
+    if not secret:
+        errors.append("missing-input-secret")
+
+    test = testkeys.BY_TOKEN.get(response)
+    if test is not None or (sitekey in testkeys.BY_SITEKEY):
+        return _verify_test(test, secret, sitekey, errors)
+    if secret == testkeys.TEST_SECRET and response:
+        return failure(*errors, "invalid-input-response")
+
+    site = None
+    if secret:
+        if not SECRET_RE.match(secret):
+            errors.append("invalid-input-secret")
+        else:
+            try:
+                site = await service.site_by_secret(secret)
+            except StoreUnavailable:
+                return failure("internal-error")
+            if site is None:
+                errors.append("invalid-input-secret")
+    if sitekey is not None:
+        if not SITEKEY_RE.match(sitekey):
+            errors.append("invalid-sitekey")
+        elif site is not None and sitekey != site.sitekey:
+            errors.append("sitekey-secret-mismatch")
+    if remoteip is not None and remoteip != "":
+        if not _is_ip(remoteip):
+            errors.append("invalid-remoteip")
+    elif site is not None and site.require_remoteip:
+        errors.append("missing-remoteip")
+
+    tok: PassToken | None = None
+    if response:
+        try:
+            tok = await service.decode_token(response)
+        except TokenError:
+            errors.append("invalid-input-response")
+        except StoreUnavailable:
+            return failure("internal-error")
+    if tok is not None:
+        if site is not None and tok.sitekey != site.sitekey:
+            errors.append("sitekey-secret-mismatch")
+        if now * 1000 > tok.expires_ms:
+            errors.append("expired-input-response")
+        if (
+            site is not None
+            and site.bind_ip
+            and tok.bound_ip
+            and remoteip
+            and _is_ip(remoteip)
+            and ipaddress.ip_address(remoteip) != ipaddress.ip_address(tok.bound_ip)
+        ):
+            errors.append("invalid-remoteip")
+        if rqdata is not None and rqdata_digest(rqdata) != tok.rqdata_sha256:
+            errors.append("rqdata-mismatch")
+    if errors or tok is None:
+        return failure(*errors)
+
+    try:
+        first = await service.spends.spend(tok.spend_key, tok.expires_ms / 1000)
+    except StoreUnavailable:
+        return failure("internal-error")
+    if not first:
+        return failure("already-seen-response")
+    return _success(tok)
+
+
+def _success(tok: PassToken) -> dict[str, Any]:
+    if tok.source.startswith("key:"):
+        reasons = ["automation", "key_" + _NAME_RE.sub("_", tok.source[4:])]
+    else:
+        reasons = ["proof_of_work"]
+    body: dict[str, Any] = {
+        "success": True,
+        "challenge_ts": iso_ms(tok.issued_ms),
+        "hostname": tok.hostname,
+        "credit": False,
+        "score": 0.0,
+        "score_reason": reasons,
+        "sitekey": tok.sitekey,
+    }
+    if tok.rqdata_sha256:
+        body["rqdata_sha256"] = tok.rqdata_sha256
+    return body
+
+
+def _verify_test(
+    test: testkeys.TestKey | None, secret: str, sitekey: str | None, errors: list[str]
+) -> dict[str, Any]:
+    """The published test keys: fixed answers, verifiable any number of times."""
+    host = {"hostname": testkeys.TEST_HOSTNAME}
+    if errors:
+        return failure(*errors)
+    if secret != testkeys.TEST_SECRET:
+        code = "not-using-dummy-secret" if test is not None else "not-using-dummy-passcode"
+        return failure(code, **host)
+    if test is None:
+        return failure("invalid-input-response")
+    if sitekey is not None and sitekey != test.sitekey:
+        return failure("sitekey-secret-mismatch", **host)
+    body: dict[str, Any] = {
+        "success": True,
+        "challenge_ts": iso_ms(int(time.time() * 1000)),
+        "credit": False,
+        "score": 0.0,
+        "score_reason": [],
+        "sitekey": test.sitekey,
+        **host,
+    }
+    body.update(test.extra)
+    return body
+
+
+def iso_ms(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,157 @@
+"""Pass tokens (`P1_...`) and response keys (`E0_...`): mint, encode, parse. Pure: no I/O.
+
+A token is `P1_` + base64url(JSON claims) + `.` + base64url(HMAC-SHA256). The claims name
+the signing key id, so keys can rotate while older tokens still verify.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+
+from passgate.signing import KeyRing, b64decode, b64encode, sign, verify
+
+PREFIX = "P1_"
+MAX_ENCODED = 4096
+
+
+class TokenError(ValueError):
+    """A token that is malformed, forged or altered."""
+
+
+@dataclass(frozen=True)
+class PassToken:
+    jti: str  # 32 hex chars, unique per token
+    sitekey: str
+    hostname: str
+    issued_ms: int
+    lifetime: int  # seconds
+    rqdata_sha256: str | None = None
+    bound_ip: str | None = None
+    source: str = "pow"  # "pow", or "key:NAME" for tokens minted by the token API
+    mode: str = ""  # "invisible" or ""
+    kid: str = ""
+
+    @property
+    def expires_ms(self) -> int:
+        return self.issued_ms + self.lifetime * 1000
+
+    @property
+    def spend_key(self) -> str:
+        return "t:" + self.jti
+
+
+def rqdata_digest(rqdata: str | None) -> str | None:
+    return hashlib.sha256(rqdata.encode()).hexdigest() if rqdata else None
+
+
+def mint(
+    sitekey: str,
+    hostname: str,
+    now: float,
+    lifetime: int,
+    rqdata: str | None = None,
+    bound_ip: str | None = None,
+    source: str = "pow",
+    mode: str = "",
+) -> PassToken:
+    return PassToken(
+        jti=secrets.token_hex(16),
+        sitekey=sitekey,
+        hostname=hostname,
+        issued_ms=int(now * 1000),
+        lifetime=lifetime,
+        rqdata_sha256=rqdata_digest(rqdata),
+        bound_ip=bound_ip,
+        source=source,
+        mode=mode,
+    )
+
+
+def encode(tok: PassToken, ring: KeyRing) -> str:
+    claims = {
+        "j": tok.jti,
+        "s": tok.sitekey,
+        "h": tok.hostname,
+        "t": tok.issued_ms,
+        "l": tok.lifetime,
+        "k": ring.current,
+        "o": tok.source,
+    }
+    if tok.rqdata_sha256:
+        claims["r"] = tok.rqdata_sha256
+    if tok.bound_ip:
+        claims["i"] = tok.bound_ip
+    if tok.mode:
+        claims["m"] = tok.mode
+    payload = b64encode(json.dumps(claims, separators=(",", ":")).encode())
+    signed = PREFIX + payload
+    return signed + "." + b64encode(sign(ring.current_key, signed.encode()))
+
+
+def decode(text: str, ring: KeyRing) -> PassToken:
+    """Authenticate and parse a token; expiry is the caller's to check."""
+    if not isinstance(text, str) or len(text) > MAX_ENCODED or not text.startswith(PREFIX):
+        raise TokenError("malformed")
+    signed, _, sig = text.rpartition(".")
+    try:
+        claims = json.loads(b64decode(signed[len(PREFIX) :]))
+        signature = b64decode(sig)
+    except ValueError:
+        raise TokenError("malformed") from None
+    if not isinstance(claims, dict):
+        raise TokenError("malformed")
+    kid = claims.get("k")
+    key = ring.get(kid) if isinstance(kid, str) else None
+    if key is None or not verify(key, signed.encode(), signature):
+        raise TokenError("bad signature")
+    try:
+        tok = PassToken(
+            jti=_str(claims["j"]),
+            sitekey=_str(claims["s"]),
+            hostname=_str(claims["h"]),
+            issued_ms=_int(claims["t"]),
+            lifetime=_int(claims["l"]),
+            rqdata_sha256=_opt_str(claims.get("r")),
+            bound_ip=_opt_str(claims.get("i")),
+            source=_str(claims["o"]),
+            mode=_opt_str(claims.get("m")) or "",
+            kid=kid,
+        )
+    except (KeyError, TypeError):
+        raise TokenError("malformed") from None
+    return tok
+
+
+def key_id(text: str) -> str | None:
+    """The key id a token claims, unauthenticated, or None when unreadable."""
+    try:
+        claims = json.loads(b64decode(text[len(PREFIX) :].rpartition(".")[0]))
+    except (ValueError, TypeError):
+        return None
+    kid = claims.get("k") if isinstance(claims, dict) else None
+    return kid if isinstance(kid, str) else None
+
+
+def response_key(tok: PassToken, ring: KeyRing) -> str:
+    """The `E0_` response key `getRespKey` returns for this token."""
+    key = ring.get(tok.kid) or ring.current_key
+    return "E0_" + b64encode(sign(key, b"ekey:" + tok.jti.encode())[:24])
+
+
+def _str(v: object) -> str:
+    if not isinstance(v, str):
+        raise TypeError
+    return v
+
+
+def _opt_str(v: object) -> str | None:
+    return None if v is None else _str(v)
+
+
+def _int(v: object) -> int:
+    if type(v) is not int:
+        raise TypeError
+    return v

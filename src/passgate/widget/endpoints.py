@@ -1,0 +1,122 @@
+"""`POST /1/challenge` and `POST /1/solve`: what the widget's iframe calls to earn a token."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from passgate import challenge, testkeys, token
+from passgate.service import Service
+from passgate.sites import SITEKEY_RE, SiteError, normalize_hostname
+from passgate.store import StoreUnavailable
+from passgate.web import CORS_HEADERS, BadBody, BodyTooLarge, client_ip, error, read_json_object
+
+MAX_RQDATA = 4096
+TEST_LIFETIME = 120
+
+
+def ok(body: dict[str, Any]) -> Response:
+    return JSONResponse(body, headers={**CORS_HEADERS, "Cache-Control": "no-store"})
+
+
+async def _body(request: Request, service: Service) -> dict[str, Any] | Response:
+    try:
+        return await read_json_object(request, service.config.max_body_bytes)
+    except BodyTooLarge:
+        return error(413, "invalid-data", "the request body is too large")
+    except BadBody as exc:
+        return error(400, "invalid-data", str(exc))
+
+
+async def issue_challenge(request: Request) -> Response:
+    service: Service = request.app.state.service
+    data = await _body(request, service)
+    if isinstance(data, Response):
+        return data
+    sitekey, host = data.get("sitekey"), data.get("host")
+    if not isinstance(sitekey, str) or not isinstance(host, str):
+        return error(400, "invalid-data", "sitekey and host are required strings")
+    test = testkeys.BY_SITEKEY.get(sitekey)
+    if test is not None:
+        return ok({"token": test.token, "ekey": "E0_" + test.token, "expires_in": TEST_LIFETIME})
+    if not SITEKEY_RE.match(sitekey):
+        return error(400, "invalid-data", "the sitekey is not a sitekey")
+    try:
+        host = normalize_hostname(host)
+    except SiteError:
+        return error(400, "invalid-data", "the host is not a hostname")
+    try:
+        site = await service.site(sitekey)
+    except StoreUnavailable:
+        return error(503, "network-error", "the store is unavailable; try again")
+    if site is None:
+        return error(403, "invalid-data", "unknown sitekey")
+    if not site.allows(host):
+        return error(403, "invalid-data", f"this sitekey is not allowed on {host}")
+    ch = challenge.issue(
+        sitekey, host, site.difficulty, time.time(), service.config.challenge_lifetime
+    )
+    return ok(
+        {
+            "challenge": challenge.encode(ch, service.ring),
+            "salt": ch.salt,
+            "parts": ch.parts,
+            "threshold": ch.threshold,
+            "difficulty": ch.difficulty,
+            "expires": ch.expires,
+        }
+    )
+
+
+async def solve(request: Request) -> Response:
+    service: Service = request.app.state.service
+    data = await _body(request, service)
+    if isinstance(data, Response):
+        return data
+    text, nonces = data.get("challenge"), data.get("nonces")
+    rqdata, mode = data.get("rqdata"), data.get("mode") or ""
+    if not isinstance(text, str):
+        return error(400, "invalid-data", "challenge is required")
+    if rqdata is not None and (not isinstance(rqdata, str) or len(rqdata) > MAX_RQDATA):
+        return error(400, "invalid-data", f"rqdata must be a string of at most {MAX_RQDATA} characters")
+    if mode not in ("", "invisible"):
+        return error(400, "invalid-data", "mode must be 'invisible' or empty")
+    now = time.time()
+    try:
+        ring = await service.ring_with(challenge.key_id(text))
+        ch = challenge.decode(text, ring, now)
+    except challenge.ChallengeError as exc:
+        return error(400, "challenge-error", f"the challenge is {exc.code}")
+    except StoreUnavailable:
+        return error(503, "network-error", "the store is unavailable; try again")
+    if not challenge.check(ch, nonces):
+        return error(400, "challenge-error", "the solution is wrong")
+    try:
+        site = await service.site(ch.sitekey)
+        if site is None:
+            return error(403, "invalid-data", "unknown sitekey")
+        first = await service.spends.spend(ch.spend_key, ch.expires)
+    except StoreUnavailable:
+        return error(503, "network-error", "the store is unavailable; try again")
+    if not first:
+        return error(400, "challenge-error", "this challenge was already solved")
+    tok = token.mint(
+        site.sitekey,
+        ch.host,
+        now,
+        site.token_lifetime,
+        rqdata=rqdata or None,
+        bound_ip=client_ip(request, service.trusted_proxies),
+        mode=mode,
+    )
+    encoded = token.encode(tok, service.ring)
+    return ok(
+        {
+            "token": encoded,
+            "ekey": token.response_key(tok, service.ring),
+            "expires_in": site.token_lifetime,
+        }
+    )
