@@ -181,7 +181,7 @@ def site_add(
     registry = _sites(ctx)
     new, secret = _guard(
         lambda: registry.add(
-            list(hostnames), name=name, difficulty=difficulty or cfg.default_difficulty,
+            list(hostnames), name=name, difficulty=cfg.default_difficulty if difficulty is None else difficulty,
             token_lifetime=cfg.token_lifetime,
         )
     )

@@ -54,6 +54,9 @@ async def read_params(request: Request, limit: int) -> dict[str, str]:
             except UnicodeDecodeError:
                 raise BadBody("not UTF-8") from None
         elif ctype == "multipart/form-data":
+            boundary = request.headers["content-type"].partition("boundary=")[2].strip('" ')
+            if not boundary or b"--" + boundary.encode() + b"--" not in body:
+                raise BadBody("incomplete multipart body")
             try:
                 form = await request.form(max_files=0, max_fields=32)
             except Exception:  # noqa: BLE001 - python-multipart raises several types

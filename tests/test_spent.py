@@ -1,0 +1,41 @@
+"""The SQLite spend set: first use wins, grouped commits, pruning, and closing."""
+
+import asyncio
+
+import pytest
+
+from passgate.store import StoreUnavailable
+from passgate.store.spent import SqliteSpends
+from passgate.service import open_engine
+from passgate import settings
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def spends(tmp_path):
+    cfg = settings.load(env={}, data_dir=str(tmp_path))
+    open_engine(cfg).dispose()
+    s = SqliteSpends(str(tmp_path / "passgate.db"))
+    yield s
+    await s.close()
+
+
+async def test_first_use_wins_under_concurrency(spends) -> None:
+    keys = [f"t:{i}" for i in range(200)]
+    results = await asyncio.gather(*(spends.spend(k, 9e9) for k in keys * 3))
+    assert sum(results) == 200
+
+
+async def test_prune_forgets_only_expired(spends) -> None:
+    await spends.spend("old", 100.0)
+    await spends.spend("new", 9e9)
+    assert await spends.prune(1000.0) == 1
+    assert await spends.spend("new", 9e9) is False
+    assert await spends.spend("old", 9e9) is True
+
+
+async def test_closed_store_fails_closed(spends) -> None:
+    await spends.close()
+    with pytest.raises(StoreUnavailable):
+        await spends.spend("x", 9e9)
