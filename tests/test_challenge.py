@@ -21,7 +21,12 @@ def test_roundtrip_keeps_every_field() -> None:
     ch = make()
     back = challenge.decode(challenge.encode(ch, RING), RING, NOW)
     assert (back.sitekey, back.host, back.salt, back.difficulty, back.parts, back.expires) == (
-        ch.sitekey, ch.host, ch.salt, ch.difficulty, ch.parts, ch.expires,
+        ch.sitekey,
+        ch.host,
+        ch.salt,
+        ch.difficulty,
+        ch.parts,
+        ch.expires,
     )
 
 

@@ -36,12 +36,28 @@ def test_secret_is_stored_hashed(run, tmp_path: Path) -> None:
 
 
 def test_list_update_rotate_remove(run) -> None:
-    sk = json.loads(run("site", "add", "--hostname", "a.example", "--name", "A", "--json").output)["sitekey"]
+    sk = json.loads(run("site", "add", "--hostname", "a.example", "--name", "A", "--json").output)[
+        "sitekey"
+    ]
     listed = json.loads(run("site", "list", "--json").output)
     assert listed[0]["sitekey"] == sk and listed[0]["hostnames"] == ["a.example"]
     assert "secret" not in listed[0]
-    upd = json.loads(run("site", "update", sk, "--hostname", "b.example", "--difficulty", "5000",
-                         "--token-lifetime", "60", "--require-remoteip", "--bind-ip", "--json").output)
+    upd = json.loads(
+        run(
+            "site",
+            "update",
+            sk,
+            "--hostname",
+            "b.example",
+            "--difficulty",
+            "5000",
+            "--token-lifetime",
+            "60",
+            "--require-remoteip",
+            "--bind-ip",
+            "--json",
+        ).output
+    )
     assert upd["hostnames"] == ["b.example"] and upd["difficulty"] == 5000
     assert upd["token_lifetime"] == 60 and upd["require_remoteip"] and upd["bind_ip"]
     first = json.loads(run("site", "rotate-secret", sk, "--json").output)["secret"]
@@ -73,7 +89,10 @@ def test_config_masks_secrets(run, tmp_path: Path) -> None:
     result = runner.invoke(
         main,
         ["config", "--json"],
-        env={"PASSGATE_MASTER_KEY": "a-very-secret-master-key", "PASSGATE_DATABASE_URL": "postgresql://u:pw@h/db"},
+        env={
+            "PASSGATE_MASTER_KEY": "a-very-secret-master-key",
+            "PASSGATE_DATABASE_URL": "postgresql://u:pw@h/db",
+        },
     )
     out = json.loads(result.output)
     assert out["master_key"] == "********"
@@ -81,8 +100,18 @@ def test_config_masks_secrets(run, tmp_path: Path) -> None:
 
 
 def test_every_command_has_help(run) -> None:
-    for args in (["serve"], ["demo"], ["config"], ["migrate"], ["site", "add"], ["site", "update"],
-                 ["site", "list"], ["site", "rotate-secret"], ["site", "remove"], ["keys", "rotate"]):
+    for args in (
+        ["serve"],
+        ["demo"],
+        ["config"],
+        ["migrate"],
+        ["site", "add"],
+        ["site", "update"],
+        ["site", "list"],
+        ["site", "rotate-secret"],
+        ["site", "remove"],
+        ["keys", "rotate"],
+    ):
         assert "Usage:" in run(*args, "--help").output
 
 

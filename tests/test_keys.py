@@ -41,7 +41,9 @@ def test_rotation_keeps_old_tokens_valid(tmp_path) -> None:
 
 
 def test_master_key_from_env(tmp_path) -> None:
-    cfg = settings.load(env={"PASSGATE_MASTER_KEY": "correct horse battery staple"}, data_dir=str(tmp_path))
+    cfg = settings.load(
+        env={"PASSGATE_MASTER_KEY": "correct horse battery staple"}, data_dir=str(tmp_path)
+    )
     assert len(keys.master_key(cfg)) == 32
     assert not (tmp_path / "master.key").exists()
     with pytest.raises(keys.MasterKeyError):

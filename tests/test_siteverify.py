@@ -61,13 +61,18 @@ async def test_malformed_response(client, site: SiteCreds, response: str) -> Non
 async def test_forged_token_is_invalid(client, service: Service, site: SiteCreds) -> None:
     from passgate.signing import KeyRing
 
-    forged = token.encode(token.mint(site.sitekey, "shop.example", time.time(), 120), KeyRing({service.ring.current: b"x" * 32}, service.ring.current))
+    forged = token.encode(
+        token.mint(site.sitekey, "shop.example", time.time(), 120),
+        KeyRing({service.ring.current: b"x" * 32}, service.ring.current),
+    )
     body = await verify(client, secret=site.secret, response=forged)
     assert body["error-codes"] == ["invalid-input-response"]
 
 
 async def test_expired_token(client, service: Service, site: SiteCreds) -> None:
-    old = token.encode(token.mint(site.sitekey, "shop.example", time.time() - 121, 120), service.ring)
+    old = token.encode(
+        token.mint(site.sitekey, "shop.example", time.time() - 121, 120), service.ring
+    )
     body = await verify(client, secret=site.secret, response=old)
     assert body["error-codes"] == ["expired-input-response"]
 
@@ -89,7 +94,9 @@ async def test_replay_is_already_seen(client, site: SiteCreds) -> None:
     assert again["error-codes"] == ["already-seen-response"]
 
 
-async def test_token_of_another_site_is_a_mismatch(client, service: Service, site: SiteCreds) -> None:
+async def test_token_of_another_site_is_a_mismatch(
+    client, service: Service, site: SiteCreds
+) -> None:
     other, other_secret = service.sites.add(["other.example"], difficulty=1000)
     earned = await earn_token(client, other.sitekey, host="other.example")
     body = await verify(client, secret=site.secret, response=earned["token"])
@@ -117,9 +124,13 @@ async def test_remoteip_rules(client, service: Service, site: SiteCreds) -> None
     body = await verify(client, secret=site.secret, response=earned["token"])
     assert body["error-codes"] == ["missing-remoteip"]
     # the client fixture solves from 203.0.113.7
-    body = await verify(client, secret=site.secret, response=earned["token"], remoteip="198.51.100.9")
+    body = await verify(
+        client, secret=site.secret, response=earned["token"], remoteip="198.51.100.9"
+    )
     assert body["error-codes"] == ["invalid-remoteip"]
-    body = await verify(client, secret=site.secret, response=earned["token"], remoteip="203.0.113.7")
+    body = await verify(
+        client, secret=site.secret, response=earned["token"], remoteip="203.0.113.7"
+    )
     assert body["success"]
 
 
@@ -135,7 +146,10 @@ async def test_rqdata_binding(client, site: SiteCreds) -> None:
 async def test_several_errors_at_once(client, site: SiteCreds) -> None:
     body = await verify(client, secret="bad", response="bad", remoteip="nope", sitekey="nope")
     assert set(body["error-codes"]) == {
-        "invalid-input-secret", "invalid-input-response", "invalid-remoteip", "invalid-sitekey",
+        "invalid-input-secret",
+        "invalid-input-response",
+        "invalid-remoteip",
+        "invalid-sitekey",
     }
 
 
@@ -154,13 +168,22 @@ async def test_all_three_encodings_and_query_string(client, site: SiteCreds) -> 
 @pytest.mark.parametrize(
     "kwargs",
     [
-        {"content": b"x" * 20_000, "headers": {"content-type": "application/x-www-form-urlencoded"}},
+        {
+            "content": b"x" * 20_000,
+            "headers": {"content-type": "application/x-www-form-urlencoded"},
+        },
         {"content": b"<xml/>", "headers": {"content-type": "application/xml"}},
         {"content": b"{not json", "headers": {"content-type": "application/json"}},
         {"content": b"[1, 2]", "headers": {"content-type": "application/json"}},
-        {"content": json.dumps({"secret": 5, "response": []}).encode(), "headers": {"content-type": "application/json"}},
+        {
+            "content": json.dumps({"secret": 5, "response": []}).encode(),
+            "headers": {"content-type": "application/json"},
+        },
         {"content": b"\xff\xfe", "headers": {"content-type": "application/x-www-form-urlencoded"}},
-        {"content": b"--x\r\nbroken", "headers": {"content-type": "multipart/form-data; boundary=x"}},
+        {
+            "content": b"--x\r\nbroken",
+            "headers": {"content-type": "multipart/form-data; boundary=x"},
+        },
     ],
 )
 async def test_unreadable_bodies_are_bad_request(client, kwargs: dict) -> None:
@@ -176,7 +199,9 @@ async def test_concurrent_verifications_give_exactly_one_success(client, site: S
         results = await asyncio.gather(*(client.post("/siteverify", data=form) for _ in range(40)))
         bodies = [r.json() for r in results]
         assert sum(b["success"] for b in bodies) == 1
-        assert all(b["error-codes"] == ["already-seen-response"] for b in bodies if not b["success"])
+        assert all(
+            b["error-codes"] == ["already-seen-response"] for b in bodies if not b["success"]
+        )
 
 
 async def test_store_failure_fails_closed(client, service: Service, site: SiteCreds) -> None:
@@ -190,11 +215,21 @@ async def test_store_failure_fails_closed(client, service: Service, site: SiteCr
     ("sitekey", "tok", "extra"),
     [
         ("10000000-ffff-ffff-ffff-000000000001", "10000000-aaaa-bbbb-cccc-000000000001", {}),
-        ("20000000-ffff-ffff-ffff-000000000002", "20000000-aaaa-bbbb-cccc-000000000002", {"score": 0, "score_reason": ["safe"]}),
-        ("30000000-ffff-ffff-ffff-000000000003", "30000000-aaaa-bbbb-cccc-000000000003", {"score": 1, "score_reason": ["bot"]}),
+        (
+            "20000000-ffff-ffff-ffff-000000000002",
+            "20000000-aaaa-bbbb-cccc-000000000002",
+            {"score": 0, "score_reason": ["safe"]},
+        ),
+        (
+            "30000000-ffff-ffff-ffff-000000000003",
+            "30000000-aaaa-bbbb-cccc-000000000003",
+            {"score": 1, "score_reason": ["bot"]},
+        ),
     ],
 )
-async def test_published_test_keys(client, site: SiteCreds, sitekey: str, tok: str, extra: dict) -> None:
+async def test_published_test_keys(
+    client, site: SiteCreds, sitekey: str, tok: str, extra: dict
+) -> None:
     r = await client.post("/1/challenge", json={"sitekey": sitekey, "host": "anything.example"})
     assert r.json()["token"] == tok
     for _ in range(3):  # test tokens verify any number of times
@@ -204,16 +239,28 @@ async def test_published_test_keys(client, site: SiteCreds, sitekey: str, tok: s
         for k, v in extra.items():
             assert body[k] == v
     real = await verify(client, secret=site.secret, response=tok)
-    assert real == {"success": False, "error-codes": ["not-using-dummy-secret"], "hostname": "dummy-key-pass"}
+    assert real == {
+        "success": False,
+        "error-codes": ["not-using-dummy-secret"],
+        "hostname": "dummy-key-pass",
+    }
 
 
 async def test_test_sitekey_with_real_secret(client, site: SiteCreds) -> None:
-    body = await verify(client, secret=site.secret, response="10000000-aaaa-bbbb-cccc-000000000001",
-                        sitekey="10000000-ffff-ffff-ffff-000000000001")
+    body = await verify(
+        client,
+        secret=site.secret,
+        response="10000000-aaaa-bbbb-cccc-000000000001",
+        sitekey="10000000-ffff-ffff-ffff-000000000001",
+    )
     assert body["error-codes"] == ["not-using-dummy-secret"]
     earned = await earn_token(client, site.sitekey)
-    body = await verify(client, secret=site.secret, response=earned["token"],
-                        sitekey="20000000-ffff-ffff-ffff-000000000002")
+    body = await verify(
+        client,
+        secret=site.secret,
+        response=earned["token"],
+        sitekey="20000000-ffff-ffff-ffff-000000000002",
+    )
     assert body["error-codes"] == ["not-using-dummy-passcode"]
 
 

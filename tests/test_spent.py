@@ -4,10 +4,10 @@ import asyncio
 
 import pytest
 
+from passgate import settings
+from passgate.service import open_engine
 from passgate.store import StoreUnavailable
 from passgate.store.spent import SqliteSpends
-from passgate.service import open_engine
-from passgate import settings
 
 pytestmark = pytest.mark.anyio
 

@@ -11,8 +11,16 @@ RING = KeyRing({"a": b"a" * 32}, "a")
 
 
 def test_roundtrip_binds_every_claim() -> None:
-    tok = token.mint("sk", "shop.example", 1000.5, 120, rqdata="order-7", bound_ip="198.51.100.2",
-                     source="key:ci", mode="invisible")
+    tok = token.mint(
+        "sk",
+        "shop.example",
+        1000.5,
+        120,
+        rqdata="order-7",
+        bound_ip="198.51.100.2",
+        source="key:ci",
+        mode="invisible",
+    )
     back = token.decode(token.encode(tok, RING), RING)
     assert back.sitekey == "sk" and back.hostname == "shop.example"
     assert back.issued_ms == 1_000_500 and back.expires_ms == 1_000_500 + 120_000

@@ -16,11 +16,15 @@ async def fetch(client, sitekey: str, host: str = "shop.example") -> dict:
 
 
 def solved(data: dict, sitekey: str, host: str = "shop.example") -> list[int]:
-    ch = challenge.Challenge(sitekey, host, data["salt"], data["difficulty"], data["parts"], data["expires"])
+    ch = challenge.Challenge(
+        sitekey, host, data["salt"], data["difficulty"], data["parts"], data["expires"]
+    )
     return challenge.solve(ch)
 
 
-async def test_challenge_carries_the_site_difficulty(client, service: Service, site: SiteCreds) -> None:
+async def test_challenge_carries_the_site_difficulty(
+    client, service: Service, site: SiteCreds
+) -> None:
     service.sites.update(site.sitekey, difficulty=3000)
     service.forget_sites()
     data = await fetch(client, site.sitekey)
@@ -37,12 +41,18 @@ async def test_subdomains_of_allowed_hosts_pass(client, site: SiteCreds) -> None
     [
         ({"sitekey": "x"}, 400, "invalid-data"),
         ({"sitekey": "not-a-sitekey", "host": "shop.example"}, 400, "invalid-data"),
-        ({"sitekey": "00000000-0000-4000-8000-000000000000", "host": "shop.example"}, 403, "invalid-data"),
+        (
+            {"sitekey": "00000000-0000-4000-8000-000000000000", "host": "shop.example"},
+            403,
+            "invalid-data",
+        ),
         ({"sitekey": "SITE", "host": "evil.example"}, 403, "invalid-data"),
         ({"sitekey": "SITE", "host": "http://x/y"}, 400, "invalid-data"),
     ],
 )
-async def test_challenge_refusals(client, site: SiteCreds, body: dict, status: int, code: str) -> None:
+async def test_challenge_refusals(
+    client, site: SiteCreds, body: dict, status: int, code: str
+) -> None:
     body = {k: (site.sitekey if v == "SITE" else v) for k, v in body.items()}
     r = await client.post("/1/challenge", json=body)
     assert r.status_code == status
@@ -51,7 +61,9 @@ async def test_challenge_refusals(client, site: SiteCreds, body: dict, status: i
 
 
 async def test_non_json_and_oversized_bodies(client) -> None:
-    r = await client.post("/1/challenge", content=b"nope", headers={"content-type": "application/json"})
+    r = await client.post(
+        "/1/challenge", content=b"nope", headers={"content-type": "application/json"}
+    )
     assert r.status_code == 400 and r.json()["error"] == "invalid-data"
     r = await client.post("/1/challenge", content=b"{" + b" " * 20_000 + b"}")
     assert r.status_code == 413
@@ -60,7 +72,9 @@ async def test_non_json_and_oversized_bodies(client) -> None:
 async def test_wrong_solution_is_refused(client, site: SiteCreds) -> None:
     data = await fetch(client, site.sitekey)
     nonces = solved(data, site.sitekey)
-    nonces[0] = next(n for n in range(10**6) if challenge.attempt(data["salt"], 0, n) >= data["threshold"])
+    nonces[0] = next(
+        n for n in range(10**6) if challenge.attempt(data["salt"], 0, n) >= data["threshold"]
+    )
     r = await client.post("/1/solve", json={"challenge": data["challenge"], "nonces": nonces})
     assert r.status_code == 400 and r.json()["error"] == "challenge-error"
 
@@ -77,7 +91,9 @@ async def test_tampered_challenge_is_refused(client, site: SiteCreds) -> None:
     data = await fetch(client, site.sitekey)
     text = data["challenge"]
     forged = text[:-3] + ("AAA" if text[-3:] != "AAA" else "BBB")
-    r = await client.post("/1/solve", json={"challenge": forged, "nonces": solved(data, site.sitekey)})
+    r = await client.post(
+        "/1/solve", json={"challenge": forged, "nonces": solved(data, site.sitekey)}
+    )
     assert r.status_code == 400 and r.json()["error"] == "challenge-error"
 
 

@@ -50,7 +50,11 @@ class AccessLog:
             await self.app(scope, receive, send_status)
         finally:
             access_log.info(
-                "%s %s %d %.1fms", scope["method"], scope["path"], status, (time.perf_counter() - start) * 1000
+                "%s %s %d %.1fms",
+                scope["method"],
+                scope["path"],
+                status,
+                (time.perf_counter() - start) * 1000,
             )
 
 
@@ -78,7 +82,12 @@ async def readyz(request: Request) -> Response:
 
 async def index(request: Request) -> Response:
     return JSONResponse(
-        {"service": "passgate", "version": __version__, "script": "/1/api.js", "verify": "/siteverify"}
+        {
+            "service": "passgate",
+            "version": __version__,
+            "script": "/1/api.js",
+            "verify": "/siteverify",
+        }
     )
 
 
@@ -95,7 +104,9 @@ async def method_not_allowed(request: Request, exc: Exception) -> Response:
 async def server_error(request: Request, exc: Exception) -> Response:
     log.error("unhandled %s on %s", type(exc).__name__, request.url.path)
     return JSONResponse(
-        {"error": "internal-error", "message": "internal error"}, status_code=500, headers=CORS_HEADERS
+        {"error": "internal-error", "message": "internal error"},
+        status_code=500,
+        headers=CORS_HEADERS,
     )
 
 
@@ -152,7 +163,9 @@ def create_app(service: Service, demo_site: tuple[str, str] | None = None) -> St
             await service.close()
 
     handlers: dict[Any, Any] = {404: not_found, 405: method_not_allowed, 500: server_error}
-    app = Starlette(routes=routes(demo_site is not None), exception_handlers=handlers, lifespan=lifespan)
+    app = Starlette(
+        routes=routes(demo_site is not None), exception_handlers=handlers, lifespan=lifespan
+    )
     app.state.service = service
     if demo_site is not None:
         app.state.demo_sitekey, app.state.demo_secret = demo_site

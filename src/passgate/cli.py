@@ -82,7 +82,9 @@ def migrate(ctx: click.Context) -> None:
     click.echo("store is at the newest schema")
 
 
-def _run(cfg: Config, host: str | None, port: int | None, demo_site: tuple[str, str] | None) -> None:
+def _run(
+    cfg: Config, host: str | None, port: int | None, demo_site: tuple[str, str] | None
+) -> None:
     import uvicorn
 
     from passgate import service
@@ -126,7 +128,9 @@ def demo(ctx: click.Context, host: str | None, port: int | None, as_json: bool) 
     engine = _engine(cfg)
     registry = SiteRegistry(engine)
     site, secret = _guard(lambda: ensure_demo_site(registry, engine, cfg.default_difficulty))
-    url = f"http://{'localhost' if (host or cfg.host) in ('127.0.0.1', 'localhost') else host or cfg.host}:{port or cfg.port}/demo"
+    bind = host or cfg.host
+    shown = "localhost" if bind in ("127.0.0.1", "localhost", "0.0.0.0") else bind  # noqa: S104
+    url = f"http://{shown}:{port or cfg.port}/demo"
     info = {"sitekey": site.sitekey, "secret": secret, "url": url}
     _emit(
         as_json,
@@ -138,7 +142,9 @@ def demo(ctx: click.Context, host: str | None, port: int | None, as_json: bool) 
     _run(cfg, host, port, (site.sitekey, secret))
 
 
-def ensure_demo_site(registry: SiteRegistry, engine: sa.Engine, difficulty: int) -> tuple[Site, str]:
+def ensure_demo_site(
+    registry: SiteRegistry, engine: sa.Engine, difficulty: int
+) -> tuple[Site, str]:
     """The demo site, created once; its secret is replaced at every start."""
     with engine.connect() as conn:
         row = conn.execute(
@@ -160,7 +166,9 @@ def site() -> None:
 
 
 def _site_text(s: Site) -> str:
-    flags = [f for f, on in (("require-remoteip", s.require_remoteip), ("bind-ip", s.bind_ip)) if on]
+    flags = [
+        f for f, on in (("require-remoteip", s.require_remoteip), ("bind-ip", s.bind_ip)) if on
+    ]
     return (
         f"{s.sitekey}  {s.name or '-'}  hosts={','.join(s.hostnames)}  difficulty={s.difficulty}"
         f"  lifetime={s.token_lifetime}s" + (f"  {' '.join(flags)}" if flags else "")
@@ -168,7 +176,9 @@ def _site_text(s: Site) -> str:
 
 
 @site.command("add")
-@click.option("--hostname", "hostnames", multiple=True, required=True, help="Allowed hostname (repeat).")
+@click.option(
+    "--hostname", "hostnames", multiple=True, required=True, help="Allowed hostname (repeat)."
+)
 @click.option("--name", default="", help="A label for the site.")
 @click.option("--difficulty", type=int, help="Expected hashes per challenge.")
 @click.option("--json", "as_json", is_flag=True, help='Print exactly {"sitekey", "secret"}.')
@@ -181,25 +191,33 @@ def site_add(
     registry = _sites(ctx)
     new, secret = _guard(
         lambda: registry.add(
-            list(hostnames), name=name, difficulty=cfg.default_difficulty if difficulty is None else difficulty,
+            list(hostnames),
+            name=name,
+            difficulty=cfg.default_difficulty if difficulty is None else difficulty,
             token_lifetime=cfg.token_lifetime,
         )
     )
     _emit(
         as_json,
         {"sitekey": new.sitekey, "secret": secret},
-        f"sitekey: {new.sitekey}\nsecret:  {secret}\n(the secret is shown only now; it is stored hashed)",
+        f"sitekey: {new.sitekey}\nsecret:  {secret}\n(shown only now: only its hash is kept)",
     )
 
 
 @site.command("update")
 @click.argument("sitekey")
-@click.option("--hostname", "hostnames", multiple=True, help="Replace the allowed hostnames (repeat).")
+@click.option(
+    "--hostname", "hostnames", multiple=True, help="Replace the allowed hostnames (repeat)."
+)
 @click.option("--name", help="A new label.")
 @click.option("--difficulty", type=int, help="Expected hashes per challenge.")
 @click.option("--token-lifetime", type=int, help="Seconds a pass token lives (10-3600).")
-@click.option("--require-remoteip/--no-require-remoteip", default=None, help="siteverify needs remoteip.")
-@click.option("--bind-ip/--no-bind-ip", default=None, help="Tokens verify only from the solver's IP.")
+@click.option(
+    "--require-remoteip/--no-require-remoteip", default=None, help="siteverify needs remoteip."
+)
+@click.option(
+    "--bind-ip/--no-bind-ip", default=None, help="Tokens verify only from the solver's IP."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def site_update(
@@ -217,7 +235,13 @@ def site_update(
     registry = _sites(ctx)
     updated = _guard(
         lambda: registry.update(
-            sitekey, list(hostnames) or None, difficulty, token_lifetime, require_remoteip, bind_ip, name
+            sitekey,
+            list(hostnames) or None,
+            difficulty,
+            token_lifetime,
+            require_remoteip,
+            bind_ip,
+            name,
         )
     )
     _emit(as_json, updated.public(), _site_text(updated))
@@ -228,8 +252,12 @@ def site_update(
 @click.pass_context
 def site_list(ctx: click.Context, as_json: bool) -> None:
     """List sites (never their secrets)."""
-    all_sites = _sites(ctx).list()
-    _emit(as_json, [s.public() for s in all_sites], "\n".join(map(_site_text, all_sites)) or "no sites")
+    all_sites = _sites(ctx).all()
+    _emit(
+        as_json,
+        [s.public() for s in all_sites],
+        "\n".join(map(_site_text, all_sites)) or "no sites",
+    )
 
 
 @site.command("rotate-secret")

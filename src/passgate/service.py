@@ -12,11 +12,11 @@ from starlette.concurrency import run_in_threadpool
 from passgate import keys, token
 from passgate.settings import Config
 from passgate.signing import KeyRing
-from passgate.token import PassToken
 from passgate.sites import Site, SiteRegistry, hash_secret
 from passgate.store import StoreUnavailable
 from passgate.store.db import make_engine, migrate, sqlite_path
-from passgate.store.spent import SqliteSpends, Spends
+from passgate.store.spent import Spends, SqliteSpends
+from passgate.token import PassToken
 from passgate.web import IPNetwork, parse_networks
 
 SITE_CACHE_SECONDS = 1.0
@@ -49,7 +49,9 @@ class Service:
     async def site_by_secret(self, secret: str) -> Site | None:
         return await self._cached(self._by_secret, hash_secret(secret), self.sites.by_secret_hash)
 
-    async def _cached(self, cache: dict[str, _Cached], key: str, load: Callable[[str], Site | None]) -> Site | None:
+    async def _cached(
+        self, cache: dict[str, _Cached], key: str, load: Callable[[str], Site | None]
+    ) -> Site | None:
         now = time.monotonic()
         hit = cache.get(key)
         if hit and now - hit.at < SITE_CACHE_SECONDS:

@@ -27,15 +27,27 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("data_dir", str, "./data", "Directory for the embedded SQLite store and key file."),
     Setting("database_url", str, "", "SQLAlchemy URL; empty means SQLite in data_dir."),
     Setting("redis_url", str, "", "Redis URL for hot shared state (replay sets, rate buckets)."),
-    Setting("master_key", str, "", "Key that encrypts signing keys; empty: a 0600 key file in data_dir.", secret=True),
+    Setting(
+        "master_key",
+        str,
+        "",
+        "Key that encrypts signing keys; empty: a 0600 key file in data_dir.",
+        secret=True,
+    ),
     Setting("host", str, "127.0.0.1", "Address `serve` binds to."),
     Setting("port", int, 8000, "Port `serve` listens on."),
-    Setting("public_url", str, "", "Base URL pages load passgate from; empty: taken from each request."),
+    Setting(
+        "public_url", str, "", "Base URL pages load passgate from; empty: taken from each request."
+    ),
     Setting("default_difficulty", int, 150_000, "Expected hashes of a new site's challenge."),
     Setting("challenge_lifetime", int, 300, "Seconds a challenge may take to be solved."),
-    Setting("token_lifetime", int, 120, "Seconds a pass token lives, unless the site sets its own."),
+    Setting(
+        "token_lifetime", int, 120, "Seconds a pass token lives, unless the site sets its own."
+    ),
     Setting("max_body_bytes", int, 16_384, "Largest request body accepted."),
-    Setting("trusted_proxies", str, "", "Comma-separated IPs or CIDRs whose X-Forwarded-For is trusted."),
+    Setting(
+        "trusted_proxies", str, "", "Comma-separated IPs or CIDRs whose X-Forwarded-For is trusted."
+    ),
     Setting("record_retention_days", int, 30, "Days token-API records are kept."),
     Setting("job_deadline", int, 120, "Seconds a token-API job may wait before it fails."),
     Setting("log_level", str, "info", "Log level: debug, info, warning, error."),
@@ -95,11 +107,15 @@ def _coerce(setting: Setting, raw: Any, source: str) -> Any:
         try:
             return int(raw)
         except (TypeError, ValueError):
-            raise SettingsError(f"{source}: {setting.name} must be an integer, got {raw!r}") from None
+            raise SettingsError(
+                f"{source}: {setting.name} must be an integer, got {raw!r}"
+            ) from None
     return str(raw)
 
 
-def load(env: dict[str, str] | None = None, toml_path: str | None = None, **overrides: Any) -> Config:
+def load(
+    env: dict[str, str] | None = None, toml_path: str | None = None, **overrides: Any
+) -> Config:
     """Defaults, then the TOML file (`PASSGATE_CONFIG` or toml_path), then env, then overrides."""
     env = dict(os.environ) if env is None else env
     values = {s.name: s.default for s in SETTINGS}

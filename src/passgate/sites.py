@@ -17,7 +17,9 @@ from passgate.store.schema import sites
 
 SITEKEY_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 SECRET_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
-HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
+HOSTNAME_RE = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
+)
 MIN_DIFFICULTY, MAX_DIFFICULTY = 1, 1_000_000_000
 MIN_LIFETIME, MAX_LIFETIME = 10, 3600
 
@@ -147,7 +149,7 @@ class SiteRegistry:
             row = conn.execute(sa.select(sites).where(sites.c.secret_hash == digest)).first()
         return _row_to_site(row) if row else None
 
-    def list(self) -> list[Site]:
+    def all(self) -> list[Site]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(sites).order_by(sites.c.created_at)).all()
         return [_row_to_site(r) for r in rows]

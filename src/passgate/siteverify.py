@@ -50,7 +50,9 @@ async def read_params(request: Request, limit: int) -> dict[str, str]:
     if body or ctype == "multipart/form-data":
         if ctype == "application/x-www-form-urlencoded":
             try:
-                params.update(parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=False))
+                params.update(
+                    parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=False)
+                )
             except UnicodeDecodeError:
                 raise BadBody("not UTF-8") from None
         elif ctype == "multipart/form-data":
@@ -83,7 +85,9 @@ async def read_params(request: Request, limit: int) -> dict[str, str]:
     return out
 
 
-async def verify(service: Service, params: dict[str, str], now: float | None = None) -> dict[str, Any]:
+async def verify(
+    service: Service, params: dict[str, str], now: float | None = None
+) -> dict[str, Any]:
     now = time.time() if now is None else now
     secret = params.get("secret", "")
     response = params.get("response", "")
@@ -208,7 +212,9 @@ def _verify_test(
 
 
 def iso_ms(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    return (
+        datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    )
 
 
 def _is_ip(text: str) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-TEST_SECRET = "0x0000000000000000000000000000000000000000"
+TEST_SECRET = "0x0000000000000000000000000000000000000000"  # noqa: S105 - published
 TEST_HOSTNAME = "dummy-key-pass"
 
 
@@ -31,4 +31,3 @@ TEST_KEYS = (
 
 BY_SITEKEY = {k.sitekey: k for k in TEST_KEYS}
 BY_TOKEN = {k.token: k for k in TEST_KEYS}
-

@@ -104,7 +104,9 @@ def decode(text: str, ring: KeyRing) -> PassToken:
     if not isinstance(claims, dict):
         raise TokenError("malformed")
     kid = claims.get("k")
-    key = ring.get(kid) if isinstance(kid, str) else None
+    if not isinstance(kid, str):
+        raise TokenError("malformed")
+    key = ring.get(kid)
     if key is None or not verify(key, signed.encode(), signature):
         raise TokenError("bad signature")
     try:

@@ -63,7 +63,9 @@ async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
 def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
     """The widget endpoints' one error shape."""
     return JSONResponse(
-        {"error": code, "message": message}, status_code=status, headers={**CORS_HEADERS, **(headers or {})}
+        {"error": code, "message": message},
+        status_code=status,
+        headers={**CORS_HEADERS, **(headers or {})},
     )
 
 

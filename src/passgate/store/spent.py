@@ -44,10 +44,12 @@ class SqliteSpends:
 
     async def spend(self, key: str, expires_at: float) -> bool:
         result: bool = await self._submit(
-            lambda c: c.execute(
-                "INSERT OR IGNORE INTO spent (key, expires_at) VALUES (?, ?)", (key, expires_at)
-            ).rowcount
-            == 1
+            lambda c: (
+                c.execute(
+                    "INSERT OR IGNORE INTO spent (key, expires_at) VALUES (?, ?)", (key, expires_at)
+                ).rowcount
+                == 1
+            )
         )
         return result
 

@@ -50,7 +50,11 @@ class AssetTable:
         self.assets = {p.name: load(p) for p in sorted(folder.iterdir()) if p.is_file()}
 
     def respond(
-        self, request: Request, name: str, cache: str = CACHE_LONG, extra: dict[str, str] | None = None
+        self,
+        request: Request,
+        name: str,
+        cache: str = CACHE_LONG,
+        extra: dict[str, str] | None = None,
     ) -> Response:
         asset = self.assets.get(name)
         if asset is None:
@@ -87,7 +91,10 @@ async def api_js(request: Request) -> Response:
 
 async def frame(request: Request) -> Response:
     return table().respond(
-        request, "frame.html", cache="public, max-age=3600", extra={"Content-Security-Policy": FRAME_CSP}
+        request,
+        "frame.html",
+        cache="public, max-age=3600",
+        extra={"Content-Security-Policy": FRAME_CSP},
     )
 
 

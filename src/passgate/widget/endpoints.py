@@ -81,7 +81,9 @@ async def solve(request: Request) -> Response:
     if not isinstance(text, str):
         return error(400, "invalid-data", "challenge is required")
     if rqdata is not None and (not isinstance(rqdata, str) or len(rqdata) > MAX_RQDATA):
-        return error(400, "invalid-data", f"rqdata must be a string of at most {MAX_RQDATA} characters")
+        return error(
+            400, "invalid-data", f"rqdata must be a string of at most {MAX_RQDATA} characters"
+        )
     if mode not in ("", "invisible"):
         return error(400, "invalid-data", "mode must be 'invisible' or empty")
     now = time.time()
