@@ -42,3 +42,82 @@ settings_kv = sa.Table(
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
+
+# The token API (migration 0002): API keys, grants, rate buckets, records and jobs.
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("revoked_at", sa.Float, nullable=True),
+)
+
+grants = sa.Table(
+    "grants",
+    metadata,
+    sa.Column("key_id", sa.Integer, primary_key=True),
+    sa.Column("sitekey", sa.String(64), primary_key=True),
+    sa.Column("rate_per_min", sa.Float, nullable=False),
+    sa.Column("burst", sa.Integer, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+rate_buckets = sa.Table(
+    "rate_buckets",
+    metadata,
+    sa.Column("bucket", sa.String(200), primary_key=True),
+    sa.Column("tokens", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("full_at", sa.Float, nullable=False, index=True),  # when it refills to burst
+)
+
+token_records = sa.Table(
+    "token_records",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # "universal" or "job"
+    sa.Column("key_id", sa.Integer, nullable=True),
+    sa.Column("key_name", sa.String(64), nullable=True),
+    sa.Column("sitekey", sa.String(64), nullable=True),
+    sa.Column("referer_host", sa.String(253), nullable=True),
+    sa.Column("developer_id", sa.String(200), nullable=True),
+    sa.Column("domain", sa.String(253), nullable=True),
+    sa.Column("region", sa.String(64), nullable=True),
+    sa.Column("proxy_ip", sa.String(64), nullable=True),
+    sa.Column("job_id", sa.BigInteger, nullable=True),
+    sa.Column("outcome", sa.String(32), nullable=False),
+    sa.Column("http_status", sa.Integer, nullable=False),
+    sa.Column("token_id", sa.String(32), nullable=True),
+    sa.Column("cost_ms", sa.Float, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False, index=True),
+    sa.Index("ix_token_records_key", "key_id", "created_at"),
+    sa.Index("ix_token_records_site", "sitekey", "created_at"),
+)
+
+token_jobs = sa.Table(
+    "token_jobs",
+    metadata,
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("key_id", sa.Integer, nullable=False),
+    sa.Column("record_id", sa.String(32), nullable=False),
+    sa.Column("sitekey", sa.String(64), nullable=False),
+    sa.Column("hostname", sa.String(253), nullable=False),
+    sa.Column("rqdata", sa.Text, nullable=True),
+    sa.Column("bound_ip", sa.String(64), nullable=True),
+    sa.Column("invisible", sa.Boolean, nullable=False),
+    sa.Column("need_ekey", sa.Boolean, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # "running", "success", "fail"
+    sa.Column("result", sa.Text, nullable=False, server_default=""),
+    sa.Column("ekey", sa.String(64), nullable=True),
+    sa.Column("outcome", sa.String(32), nullable=True),
+    sa.Column("created_at", sa.Float, nullable=False, index=True),
+    sa.Column("deadline_at", sa.Float, nullable=False),
+    sa.Column("next_attempt_at", sa.Float, nullable=False),
+    sa.Column("claimed_until", sa.Float, nullable=True),
+    sa.Column("finished_at", sa.Float, nullable=True),
+    sa.Index("ix_token_jobs_due", "status", "next_attempt_at"),
+)
