@@ -18,7 +18,7 @@ from passgate.service import Service
 from passgate.sites import SECRET_RE, SITEKEY_RE
 from passgate.store import StoreUnavailable
 from passgate.token import PassToken, TokenError, rqdata_digest
-from passgate.web import BadBody, BodyTooLarge, read_body
+from passgate.web import BadBody, BodyTooLarge, parse_json_object, read_body
 
 FIELDS = ("secret", "response", "remoteip", "sitekey", "rqdata")
 MAX_FIELD = 8192
@@ -65,13 +65,7 @@ async def read_params(request: Request, limit: int) -> dict[str, str]:
                 raise BadBody("unreadable multipart body") from None
             params.update({k: v for k, v in form.items() if isinstance(v, str)})
         elif ctype == "application/json":
-            try:
-                data = json.loads(body)
-            except (ValueError, UnicodeDecodeError):
-                raise BadBody("not JSON") from None
-            if not isinstance(data, dict):
-                raise BadBody("not a JSON object")
-            params.update(data)
+            params.update(parse_json_object(body))
         else:
             raise BadBody(f"unsupported content type {ctype!r}")
     out: dict[str, str] = {}

@@ -50,7 +50,10 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
     """A JSON object body; raises BadBody or BodyTooLarge."""
-    body = await read_body(request, limit)
+    return parse_json_object(await read_body(request, limit))
+
+
+def parse_json_object(body: bytes) -> dict[str, Any]:
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):

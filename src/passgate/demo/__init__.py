@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 from passgate import siteverify
 from passgate.service import Service
 from passgate.web import BadBody, BodyTooLarge, client_ip
-from passgate.widget.assets import AssetTable
+from passgate.widget.assets import AssetTable, table
 
 STATIC = Path(__file__).with_name("static")
 PAGE_CSP = (
@@ -19,14 +19,10 @@ PAGE_CSP = (
     "connect-src 'self'; style-src 'self'; img-src 'self' data:; frame-src 'self'; "
     "form-action 'self'; base-uri 'none'"
 )
-_assets: AssetTable | None = None
 
 
 def assets() -> AssetTable:
-    global _assets
-    if _assets is None:
-        _assets = AssetTable(STATIC)
-    return _assets
+    return table(STATIC)
 
 
 async def page(request: Request) -> Response:

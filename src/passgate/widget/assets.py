@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import mimetypes
@@ -75,14 +76,10 @@ class AssetTable:
         return Response(asset.body, media_type=asset.media_type, headers=headers)
 
 
-_table: AssetTable | None = None
-
-
-def table() -> AssetTable:
-    global _table
-    if _table is None:
-        _table = AssetTable(STATIC)
-    return _table
+@functools.cache
+def table(folder: Path = STATIC) -> AssetTable:
+    """The assets of a folder, loaded on first use."""
+    return AssetTable(folder)
 
 
 async def api_js(request: Request) -> Response:
