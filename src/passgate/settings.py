@@ -36,9 +36,6 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("host", str, "127.0.0.1", "Address `serve` binds to."),
     Setting("port", int, 8000, "Port `serve` listens on."),
-    Setting(
-        "public_url", str, "", "Base URL pages load passgate from; empty: taken from each request."
-    ),
     Setting("default_difficulty", int, 150_000, "Expected hashes of a new site's challenge."),
     Setting("challenge_lifetime", int, 300, "Seconds a challenge may take to be solved."),
     Setting(
