@@ -16,7 +16,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from passgate import __version__, demo, siteverify
-from passgate.service import Service
+from passgate.service import RING_REFRESH_SECONDS, Service
 from passgate.store import StoreUnavailable
 from passgate.web import CORS_HEADERS
 from passgate.widget import assets, endpoints
@@ -71,12 +71,13 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
+    """Ready when every store answers: the database and the spend set (Redis when set)."""
     service: Service = request.app.state.service
-    try:
-        await asyncio.wait_for(service.spends.ping(), 2.0)
-        await service.refresh_ring()
-    except (StoreUnavailable, TimeoutError):
-        return JSONResponse({"ok": False, "error": "store_unavailable"}, status_code=503)
+    stores = await service.ping()
+    if not all(stores.values()):
+        return JSONResponse(
+            {"ok": False, "error": "store_unavailable", "stores": stores}, status_code=503
+        )
     return JSONResponse({"ok": True})
 
 
@@ -111,12 +112,16 @@ async def server_error(request: Request, exc: Exception) -> Response:
 
 
 async def _upkeep(service: Service) -> None:
-    """Prune spent tokens past their expiry and refresh the key ring, forever."""
+    """Refresh the key ring every few seconds (keys rotated on any node reach this one) and
+    prune spent tokens past their expiry, forever."""
+    pruned = time.monotonic()
     while True:
-        await asyncio.sleep(PRUNE_EVERY)
+        await asyncio.sleep(RING_REFRESH_SECONDS)
         try:
-            await service.spends.prune(time.time())
-            await service.refresh_ring()
+            await service.refresh_ring(force=True)
+            if time.monotonic() - pruned >= PRUNE_EVERY:
+                pruned = time.monotonic()
+                await service.spends.prune(time.time())
         except StoreUnavailable as exc:
             log.warning("upkeep: store unavailable: %s", exc)
         except Exception:  # noqa: BLE001 - upkeep must outlive any one failure

@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
 
 from passgate import keys, token
-from passgate.settings import Config
+from passgate.settings import Config, SettingsError
 from passgate.signing import KeyRing
 from passgate.sites import Site, SiteRegistry, hash_secret
 from passgate.store import StoreUnavailable
-from passgate.store.db import make_engine, migrate, sqlite_path
+from passgate.store.db import is_postgres, make_engine, migrate, sqlite_path
 from passgate.store.spent import Spends, SqliteSpends
 from passgate.token import PassToken
 from passgate.web import IPNetwork, parse_networks
 
 SITE_CACHE_SECONDS = 1.0
 RING_REFRESH_SECONDS = 5.0
+RING_RELOAD_GAP = 0.25  # unknown key ids reload the ring at most this often
+PING_TIMEOUT = 2.0
 
 
 @dataclass
@@ -41,6 +44,7 @@ class Service:
     _by_key: dict[str, _Cached] = field(default_factory=dict)
     _by_secret: dict[str, _Cached] = field(default_factory=dict)
     _ring_at: float = field(default_factory=time.monotonic)
+    _ring_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def site(self, sitekey: str) -> Site | None:
         """The site for a sitekey, cached for a second. Raises StoreUnavailable."""
@@ -81,19 +85,50 @@ class Service:
         return self.ring
 
     async def ring_with(self, kid: str | None) -> KeyRing:
-        """The key ring, reloaded first (at most once a second) if it lacks `kid`."""
+        """The key ring, reloaded first if it lacks `kid` (a key rotated on another node).
+
+        Concurrent askers share one reload, and reloads are at least RING_RELOAD_GAP apart,
+        so forged key ids cannot flood the store; a reload that began after this call asked
+        has already seen every key rotated before the request arrived.
+        """
         if kid is None or self.ring.get(kid) is not None:
             return self.ring
-        if time.monotonic() - self._ring_at < 1.0:
-            return self.ring
-        return await self.refresh_ring(force=True)
+        asked = time.monotonic()
+        async with self._ring_lock:
+            if self.ring.get(kid) is not None or self._ring_at >= asked:
+                return self.ring
+            wait = self._ring_at + RING_RELOAD_GAP - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            return await self.refresh_ring(force=True)
 
     async def decode_token(self, text: str) -> PassToken:
         return token.decode(text, await self.ring_with(token.key_id(text)))
 
+    async def ping(self) -> dict[str, bool]:
+        """Reachability of each store: the relational database and the spend set."""
+        database, spends = await asyncio.gather(
+            _reachable(run_in_threadpool(_select_one, self.engine)),
+            _reachable(self.spends.ping()),
+        )
+        return {"database": database, "spends": spends}
+
     async def close(self) -> None:
         await self.spends.close()
         self.engine.dispose()
+
+
+def _select_one(engine: sa.Engine) -> None:
+    with engine.connect() as conn:
+        conn.execute(sa.text("SELECT 1"))
+
+
+async def _reachable(call: Awaitable[object]) -> bool:
+    try:
+        await asyncio.wait_for(call, PING_TIMEOUT)
+    except (StoreUnavailable, sa.exc.SQLAlchemyError, OSError, TimeoutError):
+        return False
+    return True
 
 
 def open_engine(config: Config) -> sa.Engine:
@@ -103,19 +138,33 @@ def open_engine(config: Config) -> sa.Engine:
     return engine
 
 
+def open_spends(config: Config) -> Spends:
+    """The spend set: Redis when redis_url is set, else the relational store's own table."""
+    url = config.effective_database_url
+    if config.redis_url:
+        from passgate.store.redis import RedisSpends
+
+        return RedisSpends(config.redis_url)
+    if is_postgres(url):
+        from passgate.store.postgres import PostgresSpends
+
+        return PostgresSpends(url)
+    path = sqlite_path(url)
+    if path is None:
+        raise SettingsError(f"unsupported database URL scheme: {url.partition('://')[0]}")
+    return SqliteSpends(path)
+
+
 def build(config: Config) -> Service:
     engine = open_engine(config)
     master = keys.master_key(config)
     ring = keys.load_ring(engine, master)
-    path = sqlite_path(config.effective_database_url)
-    if path is None:
-        raise NotImplementedError("only the SQLite spend set is built in so far")
     return Service(
         config=config,
         engine=engine,
         master=master,
         ring=ring,
-        spends=SqliteSpends(path),
+        spends=open_spends(config),
         sites=SiteRegistry(engine),
         trusted_proxies=parse_networks(config.trusted_proxies),
     )

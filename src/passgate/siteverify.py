@@ -16,7 +16,7 @@ from starlette.responses import Response
 from passgate import testkeys
 from passgate.service import Service
 from passgate.sites import SECRET_RE, SITEKEY_RE
-from passgate.store import StoreUnavailable
+from passgate.store import SpendRefused, StoreUnavailable
 from passgate.token import PassToken, TokenError, rqdata_digest
 from passgate.web import BadBody, BodyTooLarge, parse_json_object, read_body
 
@@ -151,7 +151,11 @@ async def verify(
         return failure(*errors)
 
     try:
-        first = await service.spends.spend(tok.spend_key, tok.expires_ms / 1000)
+        first = await service.spends.spend(
+            tok.spend_key, tok.expires_ms / 1000, issued_at=tok.issued_ms / 1000
+        )
+    except SpendRefused:  # issued before Redis restarted empty: never verifiable again
+        return failure("expired-input-response")
     except StoreUnavailable:
         return failure("internal-error")
     if not first:

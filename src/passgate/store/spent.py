@@ -19,8 +19,10 @@ Op = Callable[[sqlite3.Connection], Any]
 
 
 class Spends(Protocol):
-    async def spend(self, key: str, expires_at: float) -> bool:
-        """Record `key` as used; True only for the first use. Raises StoreUnavailable."""
+    async def spend(self, key: str, expires_at: float, issued_at: float | None = None) -> bool:
+        """Record `key` as used; True only for the first use. Raises StoreUnavailable, or
+        SpendRefused when the set cannot vouch for keys issued at `issued_at` (Redis that
+        restarted empty since); `issued_at` None means "as early as the key could be"."""
         ...
 
     async def prune(self, now: float) -> int:
@@ -42,7 +44,7 @@ class SqliteSpends:
         self._thread = threading.Thread(target=self._run, name="passgate-spends", daemon=True)
         self._thread.start()
 
-    async def spend(self, key: str, expires_at: float) -> bool:
+    async def spend(self, key: str, expires_at: float, issued_at: float | None = None) -> bool:
         result: bool = await self._submit(
             lambda c: (
                 c.execute(

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 from passgate import challenge, testkeys, token
 from passgate.service import Service
 from passgate.sites import SITEKEY_RE, SiteError, normalize_hostname
-from passgate.store import StoreUnavailable
+from passgate.store import SpendRefused, StoreUnavailable
 from passgate.web import CORS_HEADERS, BadBody, BodyTooLarge, client_ip, error, read_json_object
 
 MAX_RQDATA = 4096
@@ -100,7 +100,11 @@ async def solve(request: Request) -> Response:
         site = await service.site(ch.sitekey)
         if site is None:
             return error(403, "invalid-data", "unknown sitekey")
-        first = await service.spends.spend(ch.spend_key, ch.expires)
+        first = await service.spends.spend(
+            ch.spend_key, ch.expires, issued_at=ch.expires - service.config.challenge_lifetime
+        )
+    except SpendRefused:  # issued before Redis restarted empty: ask for a fresh challenge
+        return error(400, "challenge-error", "the challenge is expired")
     except StoreUnavailable:
         return error(503, "network-error", "the store is unavailable; try again")
     if not first:

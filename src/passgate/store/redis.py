@@ -1,0 +1,150 @@
+"""`RedisSpends`: the single-use spend set in Redis, safe against a Redis that restarts empty.
+
+One Lua script does the whole spend atomically: check the epoch, then `SET key NX PX ttl`.
+
+The epoch answers the restart question. Redis run as a cache (no RDB, no AOF) forgets every
+spent key when it restarts, which would reopen spent tokens. So the script keeps
+`passgate:epoch`, a key with no expiry: when it is missing, Redis has lost its data set
+(restart, flush or failover to an empty replica), and the script sets it to Redis's own
+clock (`TIME`) plus a one-second margin for clock skew between nodes and Redis. Any key
+issued before the epoch is refused for good (`SpendRefused`: siteverify answers
+`expired-input-response`, the widget asks for a fresh challenge). Tokens live two minutes
+by default, so a restart costs at most one fresh solve for the tokens then in flight, and
+no spent token is ever accepted again.
+
+Redis must not evict: `maxmemory-policy noeviction` (an evicted spend key would reopen its
+token). A warning is logged at the first connection when the policy says otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError, ResponseError
+
+from passgate.store import SpendRefused, StoreUnavailable
+
+log = logging.getLogger("passgate.store")
+
+SOCKET_TIMEOUT = 1.0  # seconds; an unreachable Redis fails a request closed within this
+MAX_CONNECTIONS = 64
+PREFIX = "passgate:"
+EPOCH_KEY = PREFIX + "epoch"
+EPOCH_MARGIN_MS = 1000  # refuse what nodes issued up to a second after the epoch began
+TTL_MARGIN_MS = 60_000  # keys outlive their token by a minute, for clock skew across nodes
+MAX_LIFETIME = 3600  # a site's longest token lifetime: the conservative issue time
+
+# KEYS[1] epoch key, KEYS[2] spend key; ARGV[1] issued (ms), ARGV[2] expiry (ms),
+# ARGV[3] epoch margin (ms), ARGV[4] TTL margin (ms). Returns 1 first use, 0 used, -1 stale.
+SPEND_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local epoch = tonumber(redis.call('GET', KEYS[1]))
+if not epoch then
+  epoch = now + tonumber(ARGV[3])
+  redis.call('SET', KEYS[1], epoch)
+end
+if tonumber(ARGV[1]) < epoch then
+  return -1
+end
+local ttl = tonumber(ARGV[2]) - now + tonumber(ARGV[4])
+if ttl < 1000 then
+  ttl = 1000
+end
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ttl) then
+  return 1
+end
+return 0
+"""
+
+EPOCH_LUA = """
+local epoch = redis.call('GET', KEYS[1])
+if not epoch then
+  local t = redis.call('TIME')
+  epoch = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
+  redis.call('SET', KEYS[1], epoch)
+end
+return epoch
+"""
+
+
+def connect(url: str) -> aioredis.Redis:
+    """A client with small timeouts, a bounded pool and no silent retries.
+
+    A spend is not retried on a timeout: the first attempt may have landed, and a retry
+    would then call the legitimate first use "already seen".
+    """
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=MAX_CONNECTIONS,
+        timeout=SOCKET_TIMEOUT,
+        socket_timeout=SOCKET_TIMEOUT,
+        socket_connect_timeout=SOCKET_TIMEOUT,
+        retry=Retry(NoBackoff(), 0),
+        health_check_interval=10,
+    )
+    return aioredis.Redis(connection_pool=pool)
+
+
+class RedisSpends:
+    def __init__(self, url: str) -> None:
+        self.client = connect(url)
+        self._spend = self.client.register_script(SPEND_LUA)
+        self._epoch = self.client.register_script(EPOCH_LUA)
+        self._checked_policy = False
+
+    async def spend(self, key: str, expires_at: float, issued_at: float | None = None) -> bool:
+        """First use wins; raises SpendRefused for keys issued before Redis last restarted."""
+        if issued_at is None:
+            issued_at = expires_at - MAX_LIFETIME
+        args = [int(issued_at * 1000), int(expires_at * 1000), EPOCH_MARGIN_MS, TTL_MARGIN_MS]
+        try:
+            result = await self._spend(keys=[EPOCH_KEY, PREFIX + "spent:" + key], args=args)
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"Redis: {type(exc).__name__}: {exc}") from None
+        if not self._checked_policy:
+            await self._check_policy()
+        if result == -1:
+            raise SpendRefused("issued before Redis's current epoch (Redis restarted empty)")
+        return bool(result == 1)
+
+    async def prune(self, now: float) -> int:
+        return 0  # keys carry their own expiry
+
+    async def ping(self) -> None:
+        """Reachable and writable, with the epoch in place."""
+        try:
+            await self._epoch(keys=[EPOCH_KEY], args=[EPOCH_MARGIN_MS])
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"Redis: {type(exc).__name__}: {exc}") from None
+
+    async def epoch(self) -> float:
+        """The current epoch, in unix seconds (set now if Redis has none)."""
+        try:
+            value: Any = await self._epoch(keys=[EPOCH_KEY], args=[EPOCH_MARGIN_MS])
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"Redis: {type(exc).__name__}: {exc}") from None
+        return int(value) / 1000
+
+    async def close(self) -> None:
+        try:
+            await self.client.aclose()
+        except (RedisError, OSError):
+            pass
+
+    async def _check_policy(self) -> None:
+        self._checked_policy = True
+        try:
+            policy = (await self.client.config_get("maxmemory-policy")).get("maxmemory-policy")
+        except (ResponseError, RedisError, OSError):
+            return  # CONFIG may be disabled (managed Redis); docs/deploy.md says what to set
+        if policy not in (None, "noeviction"):
+            log.warning(
+                "Redis maxmemory-policy is %s: evicted spend keys would reopen spent tokens; "
+                "set it to noeviction",
+                policy,
+            )
