@@ -1,0 +1,292 @@
+/* passgate widget frame: the checkbox, the calls to /1/challenge and /1/solve, the
+ * proof-of-work workers, and the messages to the page that embeds the frame.
+ * Query parameters (set by api.js): sitekey, host, hl, theme, size, id, origin. */
+"use strict";
+(function () {
+  var q = new URLSearchParams(location.search);
+  var sitekey = q.get("sitekey") || "";
+  var host = q.get("host") || "";
+  var origin = q.get("origin") || "";
+  var size = q.get("size") || "normal";
+  var theme = q.get("theme") || "light";
+
+  // Strings: human, working, done, failed, retry, expired, rate-limited, network-error, tag.
+  var STRINGS = {
+    en: [
+      "I am human",
+      "Verifying… {p}%",
+      "Verified",
+      "Verification failed",
+      "Check the box to try again.",
+      "Expired. Check the box again.",
+      "Too many attempts. Wait a moment, then try again.",
+      "Network error. Try again.",
+      "proof of work",
+    ],
+    de: [
+      "Ich bin ein Mensch",
+      "Wird geprüft … {p} %",
+      "Bestätigt",
+      "Prüfung fehlgeschlagen",
+      "Zum erneuten Versuch das Kästchen anklicken.",
+      "Abgelaufen. Bitte erneut anklicken.",
+      "Zu viele Versuche. Bitte kurz warten und erneut versuchen.",
+      "Netzwerkfehler. Bitte erneut versuchen.",
+      "Arbeitsnachweis",
+    ],
+    zh: [
+      "我是人类",
+      "正在验证… {p}%",
+      "验证成功",
+      "验证失败",
+      "请再次勾选以重试。",
+      "已过期，请重新勾选。",
+      "尝试次数过多，请稍后再试。",
+      "网络错误，请重试。",
+      "工作量证明",
+    ],
+    fr: [
+      "Je suis humain",
+      "Vérification… {p} %",
+      "Vérifié",
+      "Échec de la vérification",
+      "Cochez la case pour réessayer.",
+      "Expiré. Cochez à nouveau la case.",
+      "Trop de tentatives. Patientez un instant puis réessayez.",
+      "Erreur réseau. Réessayez.",
+      "preuve de travail",
+    ],
+    es: [
+      "Soy humano",
+      "Verificando… {p} %",
+      "Verificado",
+      "La verificación ha fallado",
+      "Marca la casilla para volver a intentarlo.",
+      "Ha caducado. Marca la casilla de nuevo.",
+      "Demasiados intentos. Espera un momento y vuelve a intentarlo.",
+      "Error de red. Vuelve a intentarlo.",
+      "prueba de trabajo",
+    ],
+  };
+  var KEYS = "human working done failed retry expired rate-limited network-error tag".split(" ");
+  var lang = pickLanguage([q.get("hl"), navigator.language, "en"]);
+  var T = {};
+  KEYS.forEach(function (k, i) {
+    T[k] = STRINGS[lang][i];
+  });
+
+  function pickLanguage(candidates) {
+    for (var i = 0; i < candidates.length; i++) {
+      var base = String(candidates[i] || "").toLowerCase().split(/[-_]/)[0];
+      if (STRINGS[base]) return base;
+    }
+    return "en";
+  }
+
+  var root = document.documentElement;
+  var $ = document.getElementById.bind(document);
+  var box = $("box"), label = $("label"), note = $("note"), fill = $("fill"), live = $("live");
+
+  var state = "idle";
+  var run = 0; // incremented to cancel whatever the previous run still has in flight
+  var workers = [];
+  var rqdata = null;
+  var timer = 0;
+  var shown = -1; // the percentage on screen
+  var spoken = -1; // the last quarter announced
+
+  root.lang = lang === "zh" ? "zh-CN" : lang;
+  root.className =
+    "t-" + (/^(dark|contrast)$/.test(theme) ? theme : "light") +
+    " s-" + (size === "compact" ? "compact" : "normal");
+  $("tag").textContent = T.tag;
+  show("idle", T.human, "");
+
+  function show(next, text, detail) {
+    state = next;
+    root.classList.remove("is-working", "is-done", "is-error");
+    if (next !== "idle") root.classList.add("is-" + next);
+    box.setAttribute("aria-checked", next === "done" ? "true" : "false");
+    label.textContent = text;
+    note.textContent = detail;
+  }
+
+  function say(text) {
+    live.textContent = text;
+  }
+
+  function progress(fraction) {
+    var p = Math.min(99, Math.floor(fraction * 100));
+    if (p <= shown) return;
+    shown = p;
+    label.textContent = T.working.replace("{p}", p);
+    fill.style.width = p + "%";
+    if (Math.floor(p / 25) > spoken) {
+      spoken = Math.floor(p / 25);
+      say(label.textContent);
+    }
+  }
+
+  function send(type, extra) {
+    var msg = { source: "passgate", type: type, id: q.get("id") || "" };
+    for (var k in extra) msg[k] = extra[k];
+    try {
+      parent.postMessage(msg, origin);
+    } catch (e) {
+      // an unusable origin parameter: nobody to tell
+    }
+  }
+
+  function stop() {
+    run++;
+    clearTimeout(timer);
+    workers.forEach(function (w) {
+      w.terminate();
+    });
+    workers = [];
+  }
+
+  function start() {
+    if (state === "working") return;
+    stop();
+    var mine = run;
+    shown = spoken = -1;
+    show("working", "", "");
+    progress(0);
+    send("open");
+    api("challenge", { sitekey: sitekey, host: host })
+      .then(function (c) {
+        if (mine !== run) return;
+        if (c.token) return c;
+        var left = c.expires * 1000 - Date.now();
+        if (left > 0) timer = setTimeout(expire, left); // unless the clocks disagree
+        return solve(c, mine).then(function (nonces) {
+          if (mine !== run) return;
+          var body = { challenge: c.challenge, nonces: nonces };
+          if (rqdata != null) body.rqdata = rqdata;
+          if (size === "invisible") body.mode = "invisible";
+          return api("solve", body);
+        });
+      })
+      .then(function (r) {
+        if (mine !== run || !r) return;
+        stop();
+        rqdata = null;
+        show("done", T.done, "");
+        fill.style.width = "100%";
+        say(T.done);
+        send("token", { response: r.token, key: r.ekey, expires_in: r.expires_in });
+      })
+      .catch(function (err) {
+        if (mine !== run) return;
+        var code = (err && err.code) || "challenge-error";
+        stop();
+        show("error", T.failed, T[code] || T.retry);
+        say(T.failed + ". " + note.textContent);
+        send("error", { code: code });
+      });
+  }
+
+  function expire() {
+    stop();
+    show("error", T.failed, T.expired);
+    say(T.expired);
+    send("chalexpired");
+  }
+
+  // POST JSON to the widget API on this frame's own origin; rejects with {code}.
+  function api(path, body) {
+    return fetch(path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+      credentials: "omit",
+      cache: "no-store",
+    }).then(
+      function (res) {
+        return res.json().then(
+          function (data) {
+            if (res.ok) return data;
+            throw { code: res.status === 429 ? "rate-limited" : data.error };
+          },
+          function () {
+            throw { code: res.status === 429 ? "rate-limited" : "challenge-error" };
+          },
+        );
+      },
+      function () {
+        throw { code: "network-error" };
+      },
+    );
+  }
+
+  // Solve every part, handing parts to a few workers as they become free.
+  function solve(c, mine) {
+    var count = Math.max(1, Math.min(c.parts, navigator.hardwareConcurrency || 2, 4));
+    var expected = (c.parts * 4294967296) / c.threshold;
+    var nonces = [], next = 0, found = 0, hashes = 0;
+    return new Promise(function (resolve, reject) {
+      function give(w) {
+        if (next < c.parts) w.postMessage({ salt: c.salt, part: next++, threshold: c.threshold });
+      }
+      function hire() {
+        var w = new Worker("static/worker.js");
+        w.onmessage = function (e) {
+          var m = e.data;
+          if (mine !== run) return;
+          if (m.type === "progress") {
+            hashes += m.hashes;
+            progress(Math.max(found / c.parts, hashes / expected));
+          } else if (m.type === "found") {
+            nonces[m.part] = m.nonce;
+            if (++found === c.parts) resolve(nonces);
+            else give(w);
+          } else {
+            reject({ code: "challenge-error" });
+          }
+        };
+        w.onerror = function () {
+          reject({ code: "challenge-error" });
+        };
+        workers.push(w);
+        give(w);
+      }
+      for (var i = 0; i < count; i++) hire();
+    });
+  }
+
+  function activate(e) {
+    if (state === "done") return;
+    if (e) e.preventDefault();
+    start();
+  }
+  box.addEventListener("click", activate);
+  label.parentNode.addEventListener("click", function () {
+    box.focus();
+    activate();
+  });
+  box.addEventListener("keydown", function (e) {
+    if (e.key === " " || e.key === "Enter") activate(e);
+  });
+
+  window.addEventListener("message", function (e) {
+    var m = e.data;
+    if (e.source !== parent || e.origin !== origin || !m || m.source !== "passgate") return;
+    if ("rqdata" in m) rqdata = m.rqdata;
+    if (m.type === "execute") {
+      if (state === "working") return;
+      stop();
+      start();
+    } else if (m.type === "reset" || (m.type === "close" && state === "working")) {
+      stop();
+      show("idle", T.human, "");
+      fill.style.width = "0";
+    } else if (m.type === "expired" && state === "done") {
+      show("idle", T.human, T.expired);
+      fill.style.width = "0";
+      say(T.expired);
+    }
+  });
+
+  send("ready");
+})();
