@@ -18,6 +18,7 @@ from passgate.store import StoreUnavailable
 from passgate.store.db import is_postgres, make_engine, migrate, sqlite_path
 from passgate.store.spent import Spends, SqliteSpends
 from passgate.token import PassToken
+from passgate.tokenapi.ratelimit import MemoryRateLimiter, RateLimiter, open_limiter
 from passgate.web import IPNetwork, parse_networks
 
 SITE_CACHE_SECONDS = 1.0
@@ -41,6 +42,7 @@ class Service:
     spends: Spends
     sites: SiteRegistry
     trusted_proxies: list[IPNetwork] = field(default_factory=list)
+    limiter: RateLimiter = field(default_factory=MemoryRateLimiter)  # token API grant buckets
     _by_key: dict[str, _Cached] = field(default_factory=dict)
     _by_secret: dict[str, _Cached] = field(default_factory=dict)
     _ring_at: float = field(default_factory=time.monotonic)
@@ -115,6 +117,7 @@ class Service:
 
     async def close(self) -> None:
         await self.spends.close()
+        await self.limiter.close()
         self.engine.dispose()
 
 
@@ -167,4 +170,5 @@ def build(config: Config) -> Service:
         spends=open_spends(config),
         sites=SiteRegistry(engine),
         trusted_proxies=parse_networks(config.trusted_proxies),
+        limiter=open_limiter(engine),
     )

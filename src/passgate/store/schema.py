@@ -94,7 +94,7 @@ token_records = sa.Table(
     sa.Column("token_id", sa.String(32), nullable=True),
     sa.Column("cost_ms", sa.Float, nullable=False),
     sa.Column("created_at", sa.Float, nullable=False, index=True),
-    sa.Index("ix_token_records_key", "key_id", "created_at"),
+    sa.Index("ix_token_records_key", "key_name", "created_at"),
     sa.Index("ix_token_records_site", "sitekey", "created_at"),
 )
 

@@ -59,7 +59,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.Float, nullable=False),
     )
     op.create_index("ix_token_records_created_at", "token_records", ["created_at"])
-    op.create_index("ix_token_records_key", "token_records", ["key_id", "created_at"])
+    op.create_index("ix_token_records_key", "token_records", ["key_name", "created_at"])
     op.create_index("ix_token_records_site", "token_records", ["sitekey", "created_at"])
     op.create_table(
         "token_jobs",
