@@ -18,6 +18,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from passgate import __version__, demo, siteverify
 from passgate.service import RING_REFRESH_SECONDS, Service
 from passgate.store import StoreUnavailable
+from passgate.tokenapi import routes as tokenapi_routes
+from passgate.tokenapi import upkeep as tokenapi_upkeep
 from passgate.web import CORS_HEADERS
 from passgate.widget import assets, endpoints
 
@@ -143,6 +145,7 @@ def routes(with_demo: bool) -> list[Route]:
         Route("/healthz", healthz),
         Route("/readyz", readyz),
     ]
+    table += tokenapi_routes.routes()  # the token API: docs/token-api.md
     if with_demo:
         table += [
             Route("/demo", demo.page),
@@ -159,12 +162,16 @@ def create_app(service: Service, demo_site: tuple[str, str] | None = None) -> St
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         task = asyncio.create_task(_upkeep(service))
+        token_api = asyncio.create_task(tokenapi_upkeep.run(service))  # job worker, pruning
         try:
             yield
         finally:
             task.cancel()
+            token_api.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            with contextlib.suppress(asyncio.CancelledError):
+                await token_api
             await service.close()
 
     handlers: dict[Any, Any] = {404: not_found, 405: method_not_allowed, 500: server_error}

@@ -1,0 +1,210 @@
+"""The admin HTTP API for keys, grants and records, behind the admin token that
+`passgate admin-token` creates (`Authorization: Bearer TOKEN`).
+
+Errors answer `{"ok": false, "error": CODE, "message": TEXT}`, rendered by `error_reply`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from typing import Any
+
+import sqlalchemy as sa
+from starlette.requests import Request
+from starlette.responses import Response
+
+from passgate.service import Service
+from passgate.store import StoreUnavailable
+from passgate.store.schema import settings_kv
+from passgate.tokenapi import db
+from passgate.tokenapi.apikeys import ApiKeyError, ApiKeyExists, ApiKeyNotFound, ApiKeyRegistry
+from passgate.tokenapi.grants import (
+    DEFAULT_BURST,
+    DEFAULT_RATE,
+    GrantError,
+    GrantNotFound,
+    GrantRegistry,
+    check_burst,
+    parse_expiry,
+    parse_rate,
+)
+from passgate.tokenapi.records import RecordLog
+from passgate.web import BadBody, BodyTooLarge, read_json_object
+
+ADMIN_TOKEN_ROW = "admin_token_sha256"  # noqa: S105 - a row name
+ADMIN_PREFIX = "pga_"
+
+
+class AdminError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(code)
+        self.status, self.code, self.message = status, code, message
+
+
+def new_admin_token(engine: sa.Engine) -> str:
+    """A new admin token, replacing any earlier one; only its hash is stored."""
+    token = ADMIN_PREFIX + secrets.token_urlsafe(32)
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    with engine.begin() as conn:
+        conn.execute(settings_kv.delete().where(settings_kv.c.name == ADMIN_TOKEN_ROW))
+        conn.execute(settings_kv.insert().values(name=ADMIN_TOKEN_ROW, value=digest))
+    return token
+
+
+def admin_token_matches(engine: sa.Engine, presented: str) -> bool:
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(settings_kv.c.value).where(settings_kv.c.name == ADMIN_TOKEN_ROW)
+        ).first()
+    digest = hashlib.sha256(presented.encode()).hexdigest()
+    return row is not None and hmac.compare_digest(row[0], digest)
+
+
+def _json(body: dict[str, Any], status: int = 200) -> Response:
+    return Response(
+        json.dumps(body, separators=(",", ":")),
+        status_code=status,
+        media_type="application/json",
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def error_reply(status: int, code: str, message: str) -> Response:
+    """The one error shape of the admin API."""
+    return _json({"ok": False, "error": code, "message": message}, status)
+
+
+async def _guarded(request: Request) -> Service:
+    service: Service = request.app.state.service
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    presented = presented.strip()
+    if scheme.lower() != "bearer" or not presented or len(presented) > 256:
+        raise AdminError(401, "unauthorized", "send Authorization: Bearer ADMIN_TOKEN")
+    if not await db.run(admin_token_matches, service.engine, presented):
+        raise AdminError(401, "unauthorized", "the admin token is not valid")
+    return service
+
+
+async def _body(request: Request, service: Service) -> dict[str, Any]:
+    try:
+        return await read_json_object(request, service.config.max_body_bytes)
+    except BodyTooLarge:
+        raise AdminError(413, "invalid_input", "the request body is too large") from None
+    except BadBody as exc:
+        raise AdminError(400, "invalid_input", str(exc)) from None
+
+
+def _guard_errors(exc: Exception) -> AdminError:
+    if isinstance(exc, AdminError):
+        return exc
+    if isinstance(exc, StoreUnavailable):
+        return AdminError(503, "store_unavailable", "the store is unavailable; try again")
+    if isinstance(exc, ApiKeyExists):
+        return AdminError(409, "conflict", str(exc))
+    if isinstance(exc, ApiKeyNotFound | GrantNotFound):
+        return AdminError(404, "not_found", str(exc))
+    return AdminError(400, "invalid_input", str(exc))
+
+
+async def _handle(request: Request, action: Any) -> Response:
+    try:
+        service = await _guarded(request)
+        return await action(request, service)  # type: ignore[no-any-return]
+    except (AdminError, StoreUnavailable, ApiKeyError, GrantError) as exc:
+        err = _guard_errors(exc)
+        return error_reply(err.status, err.code, err.message)
+
+
+def _str_field(body: dict[str, Any], name: str, required: bool = True) -> str | None:
+    value = body.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value:
+        raise AdminError(400, "invalid_input", f"{name} must be a non-empty string")
+    return value
+
+
+async def _list_keys(request: Request, service: Service) -> Response:
+    found = await db.run(ApiKeyRegistry(service.engine).list)
+    return _json({"ok": True, "keys": [k.public() for k in found]})
+
+
+async def _add_key(request: Request, service: Service) -> Response:
+    name = _str_field(await _body(request, service), "name")
+    assert name is not None
+    key, token = await db.run(ApiKeyRegistry(service.engine).add, name)
+    return _json({"ok": True, "key": key.public(), "token": token}, 201)
+
+
+async def _revoke_key(request: Request, service: Service) -> Response:
+    key = await db.run(ApiKeyRegistry(service.engine).revoke, request.path_params["name"])
+    return _json({"ok": True, "key": key.public()})
+
+
+async def _list_grants(request: Request, service: Service) -> Response:
+    q = request.query_params
+    found = await db.run(GrantRegistry(service.engine).list, q.get("key"), q.get("site"))
+    return _json({"ok": True, "grants": [g.public() for g in found]})
+
+
+async def _put_grant(request: Request, service: Service) -> Response:
+    body = await _body(request, service)
+    key, site = _str_field(body, "key"), _str_field(body, "site")
+    assert key is not None and site is not None
+    rate = body.get("rate", DEFAULT_RATE)
+    if isinstance(rate, bool) or not isinstance(rate, str | int | float):
+        raise AdminError(400, "invalid_input", "rate must be like 60/min, or tokens per minute")
+    burst = check_burst(body.get("burst", DEFAULT_BURST))
+    expires = _str_field(body, "expires", required=False)
+    grant = await db.run(
+        GrantRegistry(service.engine).put,
+        key,
+        site,
+        parse_rate(str(rate)),
+        burst,
+        parse_expiry(expires) if expires else None,
+    )
+    return _json({"ok": True, "grant": grant.public()})
+
+
+async def _remove_grant(request: Request, service: Service) -> Response:
+    p = request.path_params
+    await db.run(GrantRegistry(service.engine).remove, p["name"], p["sitekey"])
+    return _json({"ok": True})
+
+
+async def _list_records(request: Request, service: Service) -> Response:
+    q = request.query_params
+    limit = q.get("limit", "100")
+    if not limit.isdigit():
+        raise AdminError(400, "invalid_input", "limit must be a whole number")
+    found = await db.run(RecordLog(service.engine).list, q.get("key"), q.get("site"), int(limit))
+    return _json({"ok": True, "records": [r.public() for r in found]})
+
+
+async def keys(request: Request) -> Response:
+    return await _handle(request, _add_key if request.method == "POST" else _list_keys)
+
+
+async def revoke_key(request: Request) -> Response:
+    return await _handle(request, _revoke_key)
+
+
+async def grants(request: Request) -> Response:
+    return await _handle(request, _put_grant if request.method == "POST" else _list_grants)
+
+
+async def remove_grant(request: Request) -> Response:
+    return await _handle(request, _remove_grant)
+
+
+async def records(request: Request) -> Response:
+    return await _handle(request, _list_records)
+
+
+async def not_found(request: Request) -> Response:
+    """Any other path under /api/admin answers in the admin shape."""
+    return error_reply(404, "not_found", "no such admin endpoint")
