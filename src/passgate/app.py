@@ -161,6 +161,7 @@ def create_app(service: Service, demo_site: tuple[str, str] | None = None) -> St
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await service.ping()  # connects early; with Redis, starts its epoch if it has none
         task = asyncio.create_task(_upkeep(service))
         token_api = asyncio.create_task(tokenapi_upkeep.run(service))  # job worker, pruning
         try:

@@ -19,9 +19,11 @@ token). A warning is logged at the first connection when the policy says otherwi
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis import exceptions as rerr
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, ResponseError
@@ -39,7 +41,9 @@ TTL_MARGIN_MS = 60_000  # keys outlive their token by a minute, for clock skew a
 MAX_LIFETIME = 3600  # a site's longest token lifetime: the conservative issue time
 
 # KEYS[1] epoch key, KEYS[2] spend key; ARGV[1] issued (ms), ARGV[2] expiry (ms),
-# ARGV[3] epoch margin (ms), ARGV[4] TTL margin (ms). Returns 1 first use, 0 used, -1 stale.
+# ARGV[3] epoch margin (ms), ARGV[4] TTL margin (ms), ARGV[5] this call's nonce (the value
+# stored, so a retry of a call whose reply was lost still wins). Returns 1 first use, 0 used,
+# -1 issued before the epoch.
 SPEND_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -55,7 +59,10 @@ local ttl = tonumber(ARGV[2]) - now + tonumber(ARGV[4])
 if ttl < 1000 then
   ttl = 1000
 end
-if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ttl) then
+if redis.call('SET', KEYS[2], ARGV[5], 'NX', 'PX', ttl) then
+  return 1
+end
+if redis.call('GET', KEYS[2]) == ARGV[5] then
   return 1
 end
 return 0
@@ -73,10 +80,10 @@ return epoch
 
 
 def connect(url: str) -> aioredis.Redis:
-    """A client with small timeouts, a bounded pool and no silent retries.
-
-    A spend is not retried on a timeout: the first attempt may have landed, and a retry
-    would then call the legitimate first use "already seen".
+    """A client with small timeouts, a bounded pool and one retry on a broken connection
+    (a pooled connection to a Redis that has since restarted fails once, then reconnects).
+    Timeouts are not retried, so a request waits about a second at most. A retried spend is
+    safe: the script recognizes its own nonce.
     """
     pool = aioredis.BlockingConnectionPool.from_url(
         url,
@@ -84,7 +91,7 @@ def connect(url: str) -> aioredis.Redis:
         timeout=SOCKET_TIMEOUT,
         socket_timeout=SOCKET_TIMEOUT,
         socket_connect_timeout=SOCKET_TIMEOUT,
-        retry=Retry(NoBackoff(), 0),
+        retry=Retry(NoBackoff(), 1, supported_errors=(rerr.ConnectionError,)),
         health_check_interval=10,
     )
     return aioredis.Redis(connection_pool=pool)
@@ -101,7 +108,13 @@ class RedisSpends:
         """First use wins; raises SpendRefused for keys issued before Redis last restarted."""
         if issued_at is None:
             issued_at = expires_at - MAX_LIFETIME
-        args = [int(issued_at * 1000), int(expires_at * 1000), EPOCH_MARGIN_MS, TTL_MARGIN_MS]
+        args: list[int | str] = [
+            int(issued_at * 1000),
+            int(expires_at * 1000),
+            EPOCH_MARGIN_MS,
+            TTL_MARGIN_MS,
+            secrets.token_hex(8),
+        ]
         try:
             result = await self._spend(keys=[EPOCH_KEY, PREFIX + "spent:" + key], args=args)
         except (RedisError, OSError) as exc:

@@ -1,0 +1,173 @@
+"""Stores failing under the nodes: fail closed (`internal-error`, 503), never accept a token
+twice, and recover without a restart of passgate."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+
+import pytest
+
+from .conftest import (
+    EPOCH_SETTLE,
+    Cluster,
+    client,
+    codes,
+    earn,
+    mint,
+    race,
+    verify,
+    wait_ready,
+)
+
+pytestmark = [pytest.mark.multinode, pytest.mark.slow, pytest.mark.anyio]
+
+REFUSED = {"already-seen-response", "internal-error", "expired-input-response"}
+
+
+def _tally(results: dict[str, list[dict[str, object]]], wins: Counter[str]) -> Counter[str]:
+    seen: Counter[str] = Counter()
+    for tok, bodies in results.items():
+        for body in bodies:
+            if body["success"] is True:
+                wins[tok] += 1
+                seen["success"] += 1
+            else:
+                (code,) = codes(body)
+                assert code in REFUSED, body
+                seen[code] += 1
+    return seen
+
+
+async def _settled_tokens(http, cluster: Cluster, count: int) -> list[str]:
+    """Fresh tokens once Redis's new epoch is behind us (the first second is refused)."""
+    await asyncio.sleep(EPOCH_SETTLE)
+    return await mint(http, cluster, count)
+
+
+async def test_redis_killed_mid_load(cluster: Cluster) -> None:
+    wins: Counter[str] = Counter()
+    async with client() as http:
+        tokens = await mint(http, cluster, 600)
+        results: dict[str, list[dict[str, object]]] = {}
+        gate = asyncio.Semaphore(12)
+
+        async def one(tok: str) -> None:
+            async with gate:
+                results[tok] = await race(http, cluster, tok)
+                await asyncio.sleep(0.01)  # keep the load going while Redis dies
+
+        load = asyncio.gather(*(one(t) for t in tokens))
+        while len(results) < 150:
+            await asyncio.sleep(0.01)
+        cluster.stores.redis.kill()
+        await asyncio.sleep(1.5)
+        during = [await verify(http, u, cluster.secret, tokens[-1]) for u in cluster.urls]
+        assert all(codes(b) == ["internal-error"] for b in during), during
+        ready = await http.get(cluster.urls[0] + "/readyz")
+        assert ready.status_code == 503
+        assert ready.json() == {
+            "ok": False,
+            "error": "store_unavailable",
+            "stores": {"database": True, "spends": False},
+        }
+        challenge = await http.post(
+            cluster.urls[1] + "/1/solve", json={"challenge": "C1.x.y", "nonces": [0]}
+        )
+        assert challenge.status_code == 400  # a bad challenge needs no store
+        cluster.stores.redis.start()
+        restarted = time.monotonic()
+        recovered = await wait_ready(http, cluster)
+        await _settled_tokens(http, cluster, 0)
+        fresh = await mint(http, cluster, 30)
+        first_success = time.monotonic() - restarted
+        await load
+        first = _tally(results, wins)
+
+        # every token once more, on every node: nothing issued before the restart verifies
+        again = {t: await race(http, cluster, t) for t in tokens[::3]}
+        second = _tally(again, wins)
+        after = {t: await race(http, cluster, t) for t in fresh}
+        third = _tally(after, wins)
+
+    assert max(wins.values()) == 1, "a token was accepted twice"
+    assert first["success"] >= 150 and first["internal-error"] > 0, first
+    assert second["success"] == 0 and second["expired-input-response"] > 0, second
+    assert third["success"] == len(fresh), third
+    print(
+        f"\nRedis killed mid-load: first pass {dict(first)}, second pass {dict(second)}, "
+        f"after recovery {dict(third)}; nodes ready {recovered:.2f}s after Redis restarted, "
+        f"fresh tokens minted {first_success:.1f}s after; double accepts: 0"
+    )
+
+
+async def test_redis_restarted_empty_keeps_spent_tokens_refused(cluster: Cluster) -> None:
+    async with client() as http:
+        await wait_ready(http, cluster)
+        await asyncio.sleep(EPOCH_SETTLE)
+        tokens = await mint(http, cluster, 20)
+        for tok in tokens[:10]:
+            assert (await verify(http, cluster.urls[0], cluster.secret, tok))["success"] is True
+        cluster.stores.restart_redis_empty()
+        await wait_ready(http, cluster)
+        for tok in tokens:  # spent or not, issued before the restart: refused everywhere
+            for body in await race(http, cluster, tok):
+                assert codes(body) == ["expired-input-response"], body
+        fresh = await _settled_tokens(http, cluster, 5)
+        for tok in fresh:
+            assert sum(b["success"] is True for b in await race(http, cluster, tok)) == 1
+
+
+async def _postgres_restart(cluster: Cluster, spent_answer: str) -> None:
+    async with client() as http:
+        await wait_ready(http, cluster)
+        await asyncio.sleep(EPOCH_SETTLE)
+        tokens = await mint(http, cluster, 20)
+        for tok in tokens[:10]:
+            assert (await verify(http, cluster.urls[-1], cluster.secret, tok))["success"] is True
+        cluster.stores.pg.stop("fast")
+        try:
+            await asyncio.sleep(1.2)  # past the one-second site cache
+            for body in await race(http, cluster, tokens[10]):
+                assert codes(body) == ["internal-error"], body
+            down = await http.post(
+                cluster.urls[0] + "/1/challenge", json={"sitekey": cluster.sitekey, "host": "x.y"}
+            )
+            assert down.status_code == 503 and down.json()["error"] == "network-error"
+            ready = await http.get(cluster.urls[0] + "/readyz")
+            assert ready.status_code == 503 and ready.json()["stores"]["database"] is False
+        finally:
+            cluster.stores.pg.start()
+        await wait_ready(http, cluster)
+        for tok in tokens[:10]:
+            for body in await race(http, cluster, tok):
+                assert codes(body) == [spent_answer], body
+        for tok in tokens[10:]:
+            assert sum(b["success"] is True for b in await race(http, cluster, tok)) == 1
+        tok = await earn(http, cluster.urls[0], cluster.sitekey, solve_on=cluster.urls[-1])
+        assert sum(b["success"] is True for b in await race(http, cluster, tok)) == 1
+
+
+async def test_postgres_restarted_with_redis(cluster: Cluster) -> None:
+    await _postgres_restart(cluster, "already-seen-response")
+
+
+async def test_postgres_restarted_postgres_only(pg_cluster: Cluster) -> None:
+    await _postgres_restart(pg_cluster, "already-seen-response")
+
+
+async def test_race_on_postgres_only(pg_cluster: Cluster) -> None:
+    async with client() as http:
+        tokens = await mint(http, pg_cluster, 300)
+        gate = asyncio.Semaphore(24)
+
+        async def one(tok: str) -> int:
+            async with gate:
+                bodies = await race(http, pg_cluster, tok)
+            for b in bodies:
+                assert b["success"] is True or codes(b) == ["already-seen-response"], b
+            return sum(b["success"] is True for b in bodies)
+
+        wins = await asyncio.gather(*(one(t) for t in tokens))
+    assert set(wins) == {1}
