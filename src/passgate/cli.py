@@ -15,6 +15,7 @@ from passgate import keys, settings
 from passgate.settings import Config, SettingsError
 from passgate.sites import Site, SiteError, SiteRegistry
 from passgate.store.schema import settings_kv
+from passgate.tokenapi import cli as tokenapi_cli
 
 DEMO_HOSTS = ["localhost", "127.0.0.1"]
 
@@ -296,6 +297,9 @@ def keys_rotate(ctx: click.Context, as_json: bool) -> None:
     engine = _engine(cfg)
     kid = _guard(lambda: keys.rotate(engine, keys.master_key(cfg)))
     _emit(as_json, {"kid": kid}, f"new signing key {kid}")
+
+
+tokenapi_cli.register(main)  # key, grant, records, admin-token
 
 
 if __name__ == "__main__":
