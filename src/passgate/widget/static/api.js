@@ -119,11 +119,11 @@
     w.token = w.key = "";
     el.setAttribute("data-hcaptcha-widget-id", id);
     el.appendChild(frame);
-    ["h", compat && "g"].forEach(function (p) {
+    ["h-captcha", compat && "g-recaptcha"].forEach(function (p) {
       if (!p) return;
       var ta = document.createElement("textarea");
-      ta.name = p + "-captcha-response";
-      ta.id = p + "-captcha-response-" + id;
+      ta.name = p + "-response";
+      ta.id = p + "-response-" + id;
       ta.hidden = true;
       ta.style.display = "none";
       ta.setAttribute("aria-hidden", "true");
