@@ -158,17 +158,32 @@ def open_spends(config: Config) -> Spends:
     return SqliteSpends(path)
 
 
+def open_rate_limiter(engine: sa.Engine, spends: Spends) -> RateLimiter:
+    """Grant buckets where the spend set is: Redis (sharing its client), else PostgreSQL,
+    else the token API's own choice for SQLite."""
+    from passgate.store.redis import RedisRateLimiter, RedisSpends
+
+    if isinstance(spends, RedisSpends):
+        return RedisRateLimiter(spends.client)
+    if engine.dialect.name == "postgresql":
+        from passgate.store.postgres import PostgresRateLimiter
+
+        return PostgresRateLimiter(engine)
+    return open_limiter(engine)
+
+
 def build(config: Config) -> Service:
     engine = open_engine(config)
     master = keys.master_key(config)
     ring = keys.load_ring(engine, master)
+    spends = open_spends(config)
     return Service(
         config=config,
         engine=engine,
         master=master,
         ring=ring,
-        spends=open_spends(config),
+        spends=spends,
         sites=SiteRegistry(engine),
         trusted_proxies=parse_networks(config.trusted_proxies),
-        limiter=open_limiter(engine),
+        limiter=open_rate_limiter(engine, spends),
     )

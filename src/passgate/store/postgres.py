@@ -1,4 +1,5 @@
-"""`PostgresSpends`: the single-use spend set in PostgreSQL, durable across restarts.
+"""State shared through PostgreSQL when there is no Redis: `PostgresSpends`, the single-use
+spend set (durable across restarts), and `PostgresRateLimiter`, the token API's grant buckets.
 
 The write is `INSERT ... ON CONFLICT DO NOTHING RETURNING key`: the row's primary key makes
 the first insert win, on any node. Spends that arrive together go out as one statement (one
@@ -16,9 +17,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import psycopg
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from passgate.store import StoreUnavailable
 from passgate.store.db import CONNECT_TIMEOUT, STATEMENT_TIMEOUT_MS, libpq_url
+from passgate.store.schema import rate_buckets
+from passgate.tokenapi import db as tokenapi_db
+from passgate.tokenapi import ratelimit
+from passgate.tokenapi.ratelimit import Take
 
 log = logging.getLogger("passgate.store")
 
@@ -130,3 +137,53 @@ class PostgresSpends:
         if conn is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(conn.close(), 1.0)
+
+
+class PostgresRateLimiter:
+    """Grant buckets in PostgreSQL (`rate_buckets`), for deployments without Redis: each take
+    is one transaction holding the bucket's row lock, so nodes queue on it and never overdraw.
+    """
+
+    def __init__(self, engine: sa.Engine) -> None:
+        if engine.dialect.name != "postgresql":
+            raise ValueError("PostgresRateLimiter needs a PostgreSQL engine")
+        self.engine = engine
+
+    async def take(self, bucket: str, rate_per_min: float, burst: int, now: float) -> Take:
+        return await tokenapi_db.run(self._take, bucket, rate_per_min, burst, now)
+
+    async def prune(self, now: float) -> int:
+        return await tokenapi_db.run(self._prune, now)
+
+    async def close(self) -> None:
+        return None
+
+    def _take(self, bucket: str, rate_per_min: float, burst: int, now: float) -> Take:
+        b = rate_buckets.c
+        with self.engine.begin() as conn:
+            conn.execute(  # a new bucket starts full: the same state `spend(None, ...)` starts from
+                pg_insert(rate_buckets)
+                .values(bucket=bucket, tokens=float(burst), updated_at=now, full_at=now)
+                .on_conflict_do_nothing(index_elements=["bucket"])
+            )
+            row = conn.execute(
+                sa.select(b.tokens, b.updated_at).where(b.bucket == bucket).with_for_update()
+            ).one()
+            state, answer = ratelimit.spend(
+                ratelimit.Bucket(row[0], row[1]), rate_per_min, burst, now
+            )
+            conn.execute(
+                rate_buckets.update()
+                .where(b.bucket == bucket)
+                .values(
+                    tokens=state.tokens,
+                    updated_at=state.updated_at,
+                    full_at=min(ratelimit.full_at(state, rate_per_min, burst), 1e300),
+                )
+            )
+        return answer
+
+    def _prune(self, now: float) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(rate_buckets.delete().where(rate_buckets.c.full_at <= now))
+            return int(result.rowcount)

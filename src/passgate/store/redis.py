@@ -1,4 +1,5 @@
-"""`RedisSpends`: the single-use spend set in Redis, safe against a Redis that restarts empty.
+"""Hot shared state in Redis: `RedisSpends`, the single-use spend set (safe against a Redis
+that restarts empty), and `RedisRateLimiter`, the token API's grant buckets.
 
 One Lua script does the whole spend atomically: check the epoch, then `SET key NX PX ttl`.
 
@@ -19,6 +20,7 @@ token). A warning is logged at the first connection when the policy says otherwi
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 from typing import Any
 
@@ -29,6 +31,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError, ResponseError
 
 from passgate.store import SpendRefused, StoreUnavailable
+from passgate.tokenapi.ratelimit import Take
 
 log = logging.getLogger("passgate.store")
 
@@ -161,3 +164,66 @@ class RedisSpends:
                 "set it to noeviction",
                 policy,
             )
+
+
+# KEYS[1] the bucket; ARGV rate per minute, burst, now (seconds). The arithmetic is
+# passgate.tokenapi.ratelimit.spend's, in Lua, so the bucket moves atomically in Redis.
+TAKE_LUA = """
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local held = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens, at
+if not held[1] then
+  tokens = burst
+  at = now
+else
+  local before = tonumber(held[2])
+  at = math.max(now, before)
+  tokens = math.min(burst, tonumber(held[1]) + math.max(0, now - before) * rate / 60)
+end
+local allowed = 0
+local wait = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  allowed = 1
+elseif rate > 0 then
+  wait = (1 - tokens) * 60 / rate
+else
+  wait = -1
+end
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens),
+  'at', string.format('%.17g', at))
+local full = 31536000
+if rate > 0 then
+  full = (burst - tokens) * 60 / rate
+end
+redis.call('PEXPIRE', KEYS[1], math.ceil((at - now + full) * 1000) + 1000)
+return {allowed, string.format('%.17g', wait)}
+"""
+
+
+class RedisRateLimiter:
+    """Grant buckets in Redis: one limit across every node. Idle buckets expire by
+    themselves once full again. Shares RedisSpends's client (its pool and timeouts)."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self.client = client
+        self._take = client.register_script(TAKE_LUA)
+
+    async def take(self, bucket: str, rate_per_min: float, burst: int, now: float) -> Take:
+        args: list[int | str] = [repr(float(rate_per_min)), int(burst), repr(float(now))]
+        try:
+            allowed, wait = await self._take(keys=[PREFIX + "bucket:" + bucket], args=args)
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"Redis: {type(exc).__name__}: {exc}") from None
+        if allowed == 1:
+            return Take(True)
+        seconds = float(wait)
+        return Take(False, math.inf if seconds < 0 else seconds)
+
+    async def prune(self, now: float) -> int:
+        return 0  # buckets carry their own expiry
+
+    async def close(self) -> None:
+        return None  # the client belongs to RedisSpends
