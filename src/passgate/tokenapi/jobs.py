@@ -246,7 +246,7 @@ async def work(service: Service, now: float | None = None) -> int:
     due = await db.run(store.due, now)
     for job_id in due:
         try:
-            await attempt(service, job_id)
+            await attempt(service, job_id, now)
         except StoreUnavailable as exc:
             log.warning("job %d: store unavailable (%s); retried after its lease", job_id, exc)
     return len(due)
