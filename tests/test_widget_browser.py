@@ -67,8 +67,15 @@ def expect() -> Any:
 
 def new_site(server: LiveServer, difficulty: int) -> dict[str, str]:
     out = server.cli(
-        "site", "add", "--hostname", "localhost", "--hostname", "127.0.0.1",
-        "--difficulty", str(difficulty), "--json",
+        "site",
+        "add",
+        "--hostname",
+        "localhost",
+        "--hostname",
+        "127.0.0.1",
+        "--difficulty",
+        str(difficulty),
+        "--json",
     )
     assert out.returncode == 0, out.stderr
     created: dict[str, str] = json.loads(out.stdout)
@@ -76,7 +83,9 @@ def new_site(server: LiveServer, difficulty: int) -> dict[str, str]:
 
 
 def siteverify(server: LiveServer, secret: str, response: str, **extra: str) -> dict[str, Any]:
-    r = httpx.post(server.base_url + "/siteverify", data={"secret": secret, "response": response, **extra})
+    r = httpx.post(
+        server.base_url + "/siteverify", data={"secret": secret, "response": response, **extra}
+    )
     body: dict[str, Any] = r.json()
     return body
 
@@ -138,6 +147,30 @@ def test_invisible_widget_runs_through_async_execute(
     assert verdict["rqdata_sha256"] == hashlib.sha256(b"order-42").hexdigest()
     assert "proof_of_work" in verdict["score_reason"]
     assert rec.page_errors == []
+
+
+def test_button_bound_to_an_invisible_check(
+    page: Any, live_server: LiveServer, pages: PageServer
+) -> None:
+    ex = expect()
+    url = pages.add(
+        "/button.html",
+        widget_page(
+            api_url(live_server),
+            '<form method="post" action="/elsewhere"><input name="q">'
+            f'<button class="h-captcha" data-sitekey="{live_server.sitekey}" {CALLBACK_ATTRS}>'
+            "Send</button></form>",
+            RECORD_CALLBACKS,
+        ),
+    )
+    page.goto(url)
+    field = page.locator("form textarea[name=h-captcha-response]")
+    ex(field).to_have_count(1)
+    ex(page.locator("form iframe")).to_be_hidden()
+    page.click("button")
+    ex(field).to_have_value(TOKEN_RE, timeout=20_000)
+    assert page.evaluate("() => events.map(e => e[0])") == ["open", "callback"]
+    assert page.url == url  # the click ran the check instead of submitting
 
 
 CSP = (
@@ -251,9 +284,7 @@ def test_api_fields_reset_expiry_and_grecaptcha(
     ex(page.locator("#w iframe")).to_have_count(0)
     ex(h_field).to_have_count(0)
     ex(container).not_to_have_attribute("data-hcaptcha-widget-id", re.compile(".*"))
-    failure = page.evaluate(
-        "() => hcaptcha.execute({async: true}).then(() => 'resolved', e => e)"
-    )
+    failure = page.evaluate("() => hcaptcha.execute({async: true}).then(() => 'resolved', e => e)")
     assert failure == "missing-captcha"
 
 
@@ -297,7 +328,7 @@ def test_errors_and_close_reach_the_callbacks(
     assert failure == "invalid-data"
     ex(page.frame_locator("#bad iframe").locator("#label")).to_have_text("Verification failed")
     page.evaluate(
-        f"() => {{ window.outcome = hcaptcha.execute('{slow_id}', {{async: true}}).catch(e => e); }}"
+        "id => { window.outcome = hcaptcha.execute(id, {async: true}).catch(e => e); }", slow_id
     )
     ex(page.frame_locator("#slow iframe").locator("#label")).to_have_text(re.compile("Verifying"))
     page.evaluate(f"() => hcaptcha.close('{slow_id}')")
@@ -324,7 +355,13 @@ def test_errors_and_close_reach_the_callbacks(
     ],
 )
 def test_language(
-    page: Any, live_server: LiveServer, pages: PageServer, query: str, config: str, label: str, lang: str
+    page: Any,
+    live_server: LiveServer,
+    pages: PageServer,
+    query: str,
+    config: str,
+    label: str,
+    lang: str,
 ) -> None:
     ex = expect()
     url = pages.add(
@@ -332,8 +369,9 @@ def test_language(
         widget_page(
             api_url(live_server, (query or "?") + "&render=explicit&onload=go"),
             '<div id="slot"></div>',
-            f"<script>function go() {{ hcaptcha.render('slot', {{sitekey: '{live_server.sitekey}'"
-            f"{', ' + config if config else ''}, apihost: 'x', tplinks: 'on', custom: false }}); }}</script>",
+            "<script>function go() { hcaptcha.render('slot', {"
+            f"sitekey: '{live_server.sitekey}', {config + ', ' if config else ''}"
+            "apihost: 'x', tplinks: 'on', custom: false, sentry: true }); }</script>",
         ),
     )
     page.goto(url)

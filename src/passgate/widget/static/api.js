@@ -9,16 +9,28 @@
   if (window.hcaptcha && window.hcaptcha.passgate) return; // loaded twice
 
   var script =
-    document.currentScript || document.querySelector('script[src*="/1/api.js"],script[src*="/1/secure-api.js"]');
+    document.currentScript ||
+    document.querySelector(
+      'script[src*="/1/api.js"],script[src*="/1/secure-api.js"]',
+    );
   var src = new URL(script ? script.src : "/1/api.js", location.href);
   var opt = src.searchParams;
   // The API base: `endpoint`, else where this script came from (keeping any path prefix).
-  var base = (opt.get("endpoint") || src.origin + src.pathname.replace(/\/1\/(secure-)?api\.js$/, ""))
-    .replace(/\/+$/, "");
+  var base = (
+    opt.get("endpoint") ||
+    src.origin + src.pathname.replace(/\/1\/(secure-)?api\.js$/, "")
+  ).replace(/\/+$/, "");
   var ORIGIN = new URL(base, location.href).origin;
   var compat = opt.get("recaptchacompat") !== "off";
   var SIZES = { normal: [303, 78], compact: [164, 144], invisible: [303, 78] };
-  var CALLBACKS = ["callback", "expired-callback", "chalexpired-callback", "open-callback", "close-callback", "error-callback"];
+  var CALLBACKS = [
+    "callback",
+    "expired-callback",
+    "chalexpired-callback",
+    "open-callback",
+    "close-callback",
+    "error-callback",
+  ];
   var widgets = {};
   var order = [];
 
@@ -72,7 +84,10 @@
   }
 
   function render(container, config) {
-    var el = typeof container === "string" ? document.getElementById(container) : container;
+    var el =
+      typeof container === "string"
+        ? document.getElementById(container)
+        : container;
     if (!el || !el.appendChild) fail("container not found: " + container);
     var old = el.getAttribute("data-hcaptcha-widget-id");
     if (old && widgets[old]) return old;
@@ -87,8 +102,19 @@
     });
     for (var k in config || {}) if (config[k] != null) cfg[k] = config[k];
     if (!cfg.sitekey) fail("missing sitekey");
-    var size = SIZES[cfg.size] ? cfg.size : "normal";
+    // A button or input given the class is bound: clicking it runs an invisible check.
+    var bound = /^(BUTTON|INPUT)$/.test(el.tagName);
+    var size = bound ? "invisible" : SIZES[cfg.size] ? cfg.size : "normal";
     var id = Math.random().toString(36).slice(2, 12);
+    var box = el;
+    if (bound) {
+      box = document.createElement("span");
+      el.after(box);
+      el.addEventListener("click", function (e) {
+        e.preventDefault();
+        if (widgets[id]) execute(id);
+      });
+    }
     var frame = document.createElement("iframe");
     var params = new URLSearchParams({
       sitekey: cfg.sitekey,
@@ -115,10 +141,20 @@
       frame.style.boxShadow = "0 4px 16px rgba(0,0,0,.2)";
       frame.style.borderRadius = "6px";
     }
-    var w = { id: id, el: el, cfg: cfg, frame: frame, size: size, fields: [], queue: [], pending: [] };
+    var w = {
+      id: id,
+      el: el,
+      cfg: cfg,
+      frame: frame,
+      size: size,
+      nodes: [bound ? box : frame],
+      fields: [],
+      queue: [],
+      pending: [],
+    };
     w.token = w.key = "";
     el.setAttribute("data-hcaptcha-widget-id", id);
-    el.appendChild(frame);
+    box.appendChild(frame);
     ["h-captcha", compat && "g-recaptcha"].forEach(function (p) {
       if (!p) return;
       var ta = document.createElement("textarea");
@@ -128,8 +164,9 @@
       ta.style.display = "none";
       ta.setAttribute("aria-hidden", "true");
       ta.tabIndex = -1;
-      el.appendChild(ta);
+      box.appendChild(ta);
       w.fields.push(ta);
+      if (!bound) w.nodes.push(ta);
     });
     widgets[id] = w;
     order.push(id);
@@ -140,7 +177,8 @@
     if (e.origin !== ORIGIN || !e.data || e.data.source !== "passgate") return;
     var w;
     for (var i = 0; i < order.length; i++) {
-      if (widgets[order[i]].frame.contentWindow === e.source) w = widgets[order[i]];
+      if (widgets[order[i]].frame.contentWindow === e.source)
+        w = widgets[order[i]];
     }
     if (!w) return;
     var m = e.data;
@@ -156,11 +194,14 @@
     } else if (m.type === "token" && typeof m.response === "string") {
       w.running = false;
       setToken(w, m.response, m.key || "");
-      w.timer = setTimeout(function () {
-        setToken(w, "", "");
-        send(w, { type: "expired" });
-        callback(w, "expired-callback");
-      }, (m.expires_in || 120) * 1000);
+      w.timer = setTimeout(
+        function () {
+          setToken(w, "", "");
+          send(w, { type: "expired" });
+          callback(w, "expired-callback");
+        },
+        (m.expires_in || 120) * 1000,
+      );
       if (w.size === "invisible") {
         setTimeout(function () {
           if (w.token) w.frame.style.display = "none";
@@ -187,7 +228,8 @@
     opts = opts || {};
     var w = find(id);
     if (!w) {
-      var code = order.length && id != null ? "invalid-captcha-id" : "missing-captcha";
+      var code =
+        order.length && id != null ? "invalid-captcha-id" : "missing-captcha";
       if (opts.async) return Promise.reject(code);
       fail(code);
     }
@@ -223,9 +265,8 @@
       var w = find(id);
       if (!w) return;
       stop(w, "reset");
-      w.frame.remove();
-      w.fields.forEach(function (f) {
-        f.remove();
+      w.nodes.forEach(function (n) {
+        n.remove();
       });
       w.el.removeAttribute("data-hcaptcha-widget-id");
       delete widgets[w.id];
@@ -254,7 +295,8 @@
         id = null;
       }
       var w = find(id);
-      if (w && data && data.rqdata != null) send(w, { type: "data", rqdata: String(data.rqdata) });
+      if (w && data && data.rqdata != null)
+        send(w, { type: "data", rqdata: String(data.rqdata) });
     },
   };
   window.hcaptcha = hcaptcha;
@@ -282,6 +324,7 @@
     var onload = opt.get("onload");
     if (onload && typeof window[onload] === "function") window[onload]();
   }
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", boot);
+  if (document.readyState === "loading")
+    document.addEventListener("DOMContentLoaded", boot);
   else setTimeout(boot);
 })();

@@ -68,7 +68,10 @@
       "prueba de trabajo",
     ],
   };
-  var KEYS = "human working done failed retry expired rate-limited network-error tag".split(" ");
+  var KEYS =
+    "human working done failed retry expired rate-limited network-error tag".split(
+      " ",
+    );
   var lang = pickLanguage([q.get("hl"), navigator.language, "en"]);
   var T = {};
   KEYS.forEach(function (k, i) {
@@ -77,7 +80,9 @@
 
   function pickLanguage(candidates) {
     for (var i = 0; i < candidates.length; i++) {
-      var base = String(candidates[i] || "").toLowerCase().split(/[-_]/)[0];
+      var base = String(candidates[i] || "")
+        .toLowerCase()
+        .split(/[-_]/)[0];
       if (STRINGS[base]) return base;
     }
     return "en";
@@ -85,7 +90,11 @@
 
   var root = document.documentElement;
   var $ = document.getElementById.bind(document);
-  var box = $("box"), label = $("label"), note = $("note"), fill = $("fill"), live = $("live");
+  var box = $("box"),
+    label = $("label"),
+    note = $("note"),
+    fill = $("fill"),
+    live = $("live");
 
   var state = "idle";
   var run = 0; // incremented to cancel whatever the previous run still has in flight
@@ -97,8 +106,10 @@
 
   root.lang = lang === "zh" ? "zh-CN" : lang;
   root.className =
-    "t-" + (/^(dark|contrast)$/.test(theme) ? theme : "light") +
-    " s-" + (size === "compact" ? "compact" : "normal");
+    "t-" +
+    (/^(dark|contrast)$/.test(theme) ? theme : "light") +
+    " s-" +
+    (size === "compact" ? "compact" : "normal");
   $("tag").textContent = T.tag;
   show("idle", T.human, "");
 
@@ -175,7 +186,11 @@
         show("done", T.done, "");
         fill.style.width = "100%";
         say(T.done);
-        send("token", { response: r.token, key: r.ekey, expires_in: r.expires_in });
+        send("token", {
+          response: r.token,
+          key: r.ekey,
+          expires_in: r.expires_in,
+        });
       })
       .catch(function (err) {
         if (mine !== run) return;
@@ -210,7 +225,9 @@
             throw { code: res.status === 429 ? "rate-limited" : data.error };
           },
           function () {
-            throw { code: res.status === 429 ? "rate-limited" : "challenge-error" };
+            throw {
+              code: res.status === 429 ? "rate-limited" : "challenge-error",
+            };
           },
         );
       },
@@ -222,12 +239,19 @@
 
   // Solve every part, handing parts to a few workers as they become free.
   function solve(c, mine) {
-    var count = Math.max(1, Math.min(c.parts, navigator.hardwareConcurrency || 2, 4));
+    var count = Math.max(
+      1,
+      Math.min(c.parts, navigator.hardwareConcurrency || 2, 4),
+    );
     var expected = (c.parts * 4294967296) / c.threshold;
-    var nonces = [], next = 0, found = 0, hashes = 0;
+    var nonces = [],
+      next = 0,
+      found = 0,
+      hashes = 0;
     return new Promise(function (resolve, reject) {
       function give(w) {
-        if (next < c.parts) w.postMessage({ salt: c.salt, part: next++, threshold: c.threshold });
+        if (next < c.parts)
+          w.postMessage({ salt: c.salt, part: next++, threshold: c.threshold });
       }
       function hire() {
         var w = new Worker("static/worker.js");
@@ -271,13 +295,22 @@
 
   window.addEventListener("message", function (e) {
     var m = e.data;
-    if (e.source !== parent || e.origin !== origin || !m || m.source !== "passgate") return;
+    if (
+      e.source !== parent ||
+      e.origin !== origin ||
+      !m ||
+      m.source !== "passgate"
+    )
+      return;
     if ("rqdata" in m) rqdata = m.rqdata;
     if (m.type === "execute") {
       if (state === "working") return;
       stop();
       start();
-    } else if (m.type === "reset" || (m.type === "close" && state === "working")) {
+    } else if (
+      m.type === "reset" ||
+      (m.type === "close" && state === "working")
+    ) {
       stop();
       show("idle", T.human, "");
       fill.style.width = "0";
