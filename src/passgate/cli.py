@@ -106,6 +106,7 @@ def _run(
         access_log=False,
         log_level=cfg.log_level,
         server_header=False,
+        proxy_headers=False,  # X-Forwarded-For is read by web.client_ip, from trusted proxies only
     )
 
 

@@ -77,16 +77,36 @@ def parse_networks(spec: str) -> list[IPNetwork]:
 
 
 def client_ip(request: Request, trusted: Iterable[IPNetwork]) -> str:
-    """The peer address, or the X-Forwarded-For hop nearest a trusted proxy chain."""
+    """The peer address; or, when the peer is a trusted proxy, the X-Forwarded-For hop
+    nearest the end of the chain of trusted proxies (the leftmost hop when all are trusted).
+    A hop that is not an address ends the walk at the last trusted one."""
     peer = request.client.host if request.client else ""
     trusted = list(trusted)
     if not trusted or not _in(peer, trusted):
         return peer
     hops = [h.strip() for h in ",".join(request.headers.getlist("x-forwarded-for")).split(",")]
+    found = peer
     for hop in reversed([h for h in hops if h]):
-        if not _in(hop, trusted):
-            return hop if _is_ip(hop) else peer
-    return peer
+        ip = _hop_ip(hop)
+        if ip is None:
+            return found
+        found = ip
+        if not _in(ip, trusted):
+            return ip
+    return found
+
+
+def _hop_ip(hop: str) -> str | None:
+    """A hop's address, without a port some proxies append (`1.2.3.4:80`, `[::1]:80`)."""
+    if _is_ip(hop):
+        return str(ipaddress.ip_address(hop))
+    if hop.startswith("[") and "]" in hop:
+        inner = hop[1 : hop.index("]")]
+        return str(ipaddress.ip_address(inner)) if _is_ip(inner) else None
+    host, sep, port = hop.rpartition(":")
+    if sep and port.isdigit() and "." in host and _is_ip(host):
+        return host
+    return None
 
 
 def _in(ip: str, nets: list[IPNetwork]) -> bool:
