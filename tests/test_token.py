@@ -59,12 +59,8 @@ def test_any_character_change_is_refused(pos: int, ch: str) -> None:
     changed = text[:i] + ch + text[i + 1 :]
     if changed == text:
         return
-    try:
-        back = token.decode(changed, RING)
-    except token.TokenError:
-        return
-    # base64 padding bits can absorb a change in the last character only
-    assert back == token.decode(text, RING)
+    with pytest.raises(token.TokenError):
+        token.decode(changed, RING)
 
 
 @settings(max_examples=300)

@@ -13,13 +13,16 @@ def b64encode(data: bytes) -> str:
 
 
 def b64decode(text: str) -> bytes:
-    """Decode unpadded base64url; raises ValueError on anything else."""
+    """Decode canonical unpadded base64url; raises ValueError on anything else."""
     if not text or len(text) % 4 == 1 or not text.isascii():
         raise ValueError("not base64url")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError):
         raise ValueError("not base64url") from None
+    if b64encode(raw) != text:  # one spelling per value: no malleable tokens
+        raise ValueError("not canonical base64url")
+    return raw
 
 
 def sign(key: bytes, message: bytes) -> bytes:
