@@ -4,6 +4,7 @@ twice, and recover without a restart of passgate."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import Counter
 
@@ -46,8 +47,30 @@ async def _settled_tokens(http, cluster: Cluster, count: int) -> list[str]:
     return await mint(http, cluster, count)
 
 
+async def _universal(http, base: str, cluster: Cluster, api_token: str):
+    return await http.post(
+        base + "/api/wanda/hcaptcha/universal",
+        json={"sitekey": cluster.sitekey, "referer": "https://shop.example/"},
+        headers={"User-Token": api_token},
+    )
+
+
+def _api_key(cluster: Cluster, name: str) -> str:
+    api_token: str = json.loads(cluster.cli("key", "add", "--name", name, "--json"))["token"]
+    cluster.cli("grant", "add", "--key", name, "--site", cluster.sitekey, "--rate", "600/min")
+    return api_token
+
+
+def _assert_store_unavailable(r) -> None:
+    body = r.json()
+    assert r.status_code == 503, r.text
+    assert body["status"] == 0 and body["data"] is None, body
+    assert set(body) == {"status", "msg", "id", "data", "cost"}, body
+
+
 async def test_redis_killed_mid_load(cluster: Cluster) -> None:
     wins: Counter[str] = Counter()
+    api_token = _api_key(cluster, "redis-outage")
     async with client() as http:
         tokens = await mint(http, cluster, 600)
         results: dict[str, list[dict[str, object]]] = {}
@@ -76,6 +99,7 @@ async def test_redis_killed_mid_load(cluster: Cluster) -> None:
             cluster.urls[1] + "/1/solve", json={"challenge": "C1.x.y", "nonces": [0]}
         )
         assert challenge.status_code == 400  # a bad challenge needs no store
+        _assert_store_unavailable(await _universal(http, cluster.urls[2], cluster, api_token))
         cluster.stores.redis.start()
         restarted = time.monotonic()
         recovered = await wait_ready(http, cluster)
@@ -90,6 +114,7 @@ async def test_redis_killed_mid_load(cluster: Cluster) -> None:
         second = _tally(again, wins)
         after = {t: await race(http, cluster, t) for t in fresh}
         third = _tally(after, wins)
+        assert (await _universal(http, cluster.urls[2], cluster, api_token)).status_code == 200
 
     assert max(wins.values()) == 1, "a token was accepted twice"
     assert first["success"] >= 150 and first["internal-error"] > 0, first
@@ -120,6 +145,8 @@ async def test_redis_restarted_empty_keeps_spent_tokens_refused(cluster: Cluster
 
 
 async def _postgres_restart(cluster: Cluster, spent_answer: str) -> None:
+    api_token = _api_key(cluster, "pg-outage")
+    admin = json.loads(cluster.cli("admin-token", "--json"))["token"]
     async with client() as http:
         await wait_ready(http, cluster)
         await asyncio.sleep(EPOCH_SETTLE)
@@ -137,6 +164,12 @@ async def _postgres_restart(cluster: Cluster, spent_answer: str) -> None:
             assert down.status_code == 503 and down.json()["error"] == "network-error"
             ready = await http.get(cluster.urls[0] + "/readyz")
             assert ready.status_code == 503 and ready.json()["stores"]["database"] is False
+            _assert_store_unavailable(await _universal(http, cluster.urls[0], cluster, api_token))
+            r = await http.get(
+                cluster.urls[-1] + "/api/admin/keys", headers={"Authorization": f"Bearer {admin}"}
+            )
+            assert r.status_code == 503, r.text
+            assert r.json()["ok"] is False and r.json()["error"] == "store_unavailable", r.text
         finally:
             cluster.stores.pg.start()
         await wait_ready(http, cluster)
@@ -145,6 +178,7 @@ async def _postgres_restart(cluster: Cluster, spent_answer: str) -> None:
                 assert codes(body) == [spent_answer], body
         for tok in tokens[10:]:
             assert sum(b["success"] is True for b in await race(http, cluster, tok)) == 1
+        assert (await _universal(http, cluster.urls[0], cluster, api_token)).status_code == 200
         tok = await earn(http, cluster.urls[0], cluster.sitekey, solve_on=cluster.urls[-1])
         assert sum(b["success"] is True for b in await race(http, cluster, tok)) == 1
 
