@@ -45,28 +45,6 @@
       "网络错误，请重试。",
       "工作量证明",
     ],
-    fr: [
-      "Je suis humain",
-      "Vérification… {p} %",
-      "Vérifié",
-      "Échec de la vérification",
-      "Cochez la case pour réessayer.",
-      "Expiré. Cochez à nouveau la case.",
-      "Trop de tentatives. Patientez un instant puis réessayez.",
-      "Erreur réseau. Réessayez.",
-      "preuve de travail",
-    ],
-    es: [
-      "Soy humano",
-      "Verificando… {p} %",
-      "Verificado",
-      "La verificación ha fallado",
-      "Marca la casilla para volver a intentarlo.",
-      "Ha caducado. Marca la casilla de nuevo.",
-      "Demasiados intentos. Espera un momento y vuelve a intentarlo.",
-      "Error de red. Vuelve a intentarlo.",
-      "prueba de trabajo",
-    ],
   };
   var KEYS =
     "human working done failed retry expired rate-limited network-error tag".split(
@@ -98,7 +76,8 @@
 
   var state = "idle";
   var run = 0; // incremented to cancel whatever the previous run still has in flight
-  var workers = [];
+  var pool = []; // workers, kept between runs so V8's optimized code stays warm
+  var busy = false;
   var rqdata = null;
   var timer = 0;
   var shown = -1; // the percentage on screen
@@ -151,10 +130,18 @@
   function stop() {
     run++;
     clearTimeout(timer);
-    workers.forEach(function (w) {
+    if (!busy) return;
+    busy = false; // a worker cannot be interrupted mid-part: replace them all
+    pool.forEach(function (w) {
       w.terminate();
     });
-    workers = [];
+    pool = [];
+  }
+
+  // Start the workers early (on hover or focus), so they are ready when the box is checked.
+  function prepare() {
+    var count = Math.min(navigator.hardwareConcurrency || 2, 4);
+    while (pool.length < count) pool.push(new Worker("static/worker.js"));
   }
 
   function start() {
@@ -237,12 +224,10 @@
     );
   }
 
-  // Solve every part, handing parts to a few workers as they become free.
+  // Solve every part, handing parts to the workers as they become free.
   function solve(c, mine) {
-    var count = Math.max(
-      1,
-      Math.min(c.parts, navigator.hardwareConcurrency || 2, 4),
-    );
+    prepare();
+    busy = true;
     var expected = (c.parts * 4294967296) / c.threshold;
     var nonces = [],
       next = 0,
@@ -253,8 +238,7 @@
         if (next < c.parts)
           w.postMessage({ salt: c.salt, part: next++, threshold: c.threshold });
       }
-      function hire() {
-        var w = new Worker("static/worker.js");
+      pool.forEach(function (w) {
         w.onmessage = function (e) {
           var m = e.data;
           if (mine !== run) return;
@@ -263,8 +247,9 @@
             progress(Math.max(found / c.parts, hashes / expected));
           } else if (m.type === "found") {
             nonces[m.part] = m.nonce;
-            if (++found === c.parts) resolve(nonces);
-            else give(w);
+            if (++found < c.parts) return give(w);
+            busy = false;
+            resolve(nonces);
           } else {
             reject({ code: "challenge-error" });
           }
@@ -272,10 +257,8 @@
         w.onerror = function () {
           reject({ code: "challenge-error" });
         };
-        workers.push(w);
         give(w);
-      }
-      for (var i = 0; i < count; i++) hire();
+      });
     });
   }
 
@@ -284,6 +267,9 @@
     if (e) e.preventDefault();
     start();
   }
+  ["pointerover", "focusin", "touchstart"].forEach(function (type) {
+    document.addEventListener(type, prepare, { once: true, passive: true });
+  });
   box.addEventListener("click", activate);
   label.parentNode.addEventListener("click", function () {
     box.focus();
