@@ -25,7 +25,12 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("data_dir", str, "./data", "Directory for the embedded SQLite store and key file."),
-    Setting("database_url", str, "", "SQLAlchemy URL; empty means SQLite in data_dir."),
+    Setting(
+        "database_url",
+        str,
+        "",
+        "sqlite:///PATH or postgresql[+psycopg|+asyncpg]://...; empty means SQLite in data_dir.",
+    ),
     Setting("redis_url", str, "", "Redis URL for hot shared state (replay sets, rate buckets)."),
     Setting(
         "master_key",
