@@ -117,7 +117,7 @@ class SiteRegistry:
         self,
         hostnames: list[str],
         name: str = "",
-        difficulty: int = 150_000,
+        difficulty: int = 250_000,
         token_lifetime: int = 120,
         sitekey: str | None = None,
     ) -> tuple[Site, str]:

@@ -212,7 +212,7 @@
     } else if (m.type === "error") {
       w.running = false;
       callback(w, "error-callback", m.code);
-      settle(w, false, m.code);
+      settle(w, false, "internal-error"); // the contract's rejection codes; the callback has the cause
     } else if (m.type === "chalexpired") {
       w.running = false;
       callback(w, "chalexpired-callback");
