@@ -95,7 +95,10 @@ def _run(
         level=cfg.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    svc = _guard(lambda: service.build(cfg))
+    try:
+        svc = _guard(lambda: service.build(cfg))
+    except sa.exc.SQLAlchemyError as exc:  # the database is down or refuses: exit cleanly
+        raise click.ClickException(f"cannot open the store: {exc.__class__.__name__}") from None
     app = create_app(svc, demo_site)
     uvicorn.run(
         app,
