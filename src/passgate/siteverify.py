@@ -18,7 +18,7 @@ from passgate.service import Service
 from passgate.sites import SECRET_RE, SITEKEY_RE
 from passgate.store import SpendRefused, StoreUnavailable
 from passgate.token import PassToken, TokenError, rqdata_digest
-from passgate.web import BadBody, BodyTooLarge, parse_json_object, read_body
+from passgate.web import BadBody, BodyTooLarge, is_ip, parse_json_object, read_body
 
 FIELDS = ("secret", "response", "remoteip", "sitekey", "rqdata")
 MAX_FIELD = 8192
@@ -118,7 +118,7 @@ async def verify(
         elif site is not None and sitekey != site.sitekey:
             errors.append("sitekey-secret-mismatch")
     if remoteip is not None and remoteip != "":
-        if not _is_ip(remoteip):
+        if not is_ip(remoteip):
             errors.append("invalid-remoteip")
     elif site is not None and site.require_remoteip:
         errors.append("missing-remoteip")
@@ -141,7 +141,7 @@ async def verify(
             and site.bind_ip
             and tok.bound_ip
             and remoteip
-            and _is_ip(remoteip)
+            and is_ip(remoteip)
             and ipaddress.ip_address(remoteip) != ipaddress.ip_address(tok.bound_ip)
         ):
             errors.append("invalid-remoteip")
@@ -213,11 +213,3 @@ def iso_ms(ms: int) -> str:
     return (
         datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
     )
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True

@@ -98,13 +98,13 @@ def client_ip(request: Request, trusted: Iterable[IPNetwork]) -> str:
 
 def _hop_ip(hop: str) -> str | None:
     """A hop's address, without a port some proxies append (`1.2.3.4:80`, `[::1]:80`)."""
-    if _is_ip(hop):
+    if is_ip(hop):
         return str(ipaddress.ip_address(hop))
     if hop.startswith("[") and "]" in hop:
         inner = hop[1 : hop.index("]")]
-        return str(ipaddress.ip_address(inner)) if _is_ip(inner) else None
+        return str(ipaddress.ip_address(inner)) if is_ip(inner) else None
     host, sep, port = hop.rpartition(":")
-    if sep and port.isdigit() and "." in host and _is_ip(host):
+    if sep and port.isdigit() and "." in host and is_ip(host):
         return host
     return None
 
@@ -117,7 +117,7 @@ def _in(ip: str, nets: list[IPNetwork]) -> bool:
     return any(addr in n for n in nets)
 
 
-def _is_ip(text: str) -> bool:
+def is_ip(text: str) -> bool:
     try:
         ipaddress.ip_address(text)
     except ValueError:
