@@ -38,7 +38,7 @@ def run(workdir: Path, calls: int, rate_hint: float, settle: bool = True) -> dic
             rounds += 1
             n = min(CHUNK, calls - done)
             bodies = prepare.siteverify_bodies(workdir / "memory-bodies.txt", n, site, ring)
-            seconds = max(2.0, math.ceil(n / max(rate_hint, 500.0) * 1.3) + 1)
+            seconds = max(1.0, round(n / max(rate_hint, 500.0) * 1.1))  # leftovers are dropped
             result = load.wrk(
                 server.url,
                 seconds,

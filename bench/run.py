@@ -53,7 +53,7 @@ class Plan:
     def make(cls, quick: bool) -> Plan:
         if quick:
             return cls(True, 2, 1, 1, 10_000, 10, 0.3, 1, 2, 2)
-        return cls(False, 5, 3, 1, 100_000, 40, 1.0, 3, 3, 4)
+        return cls(False, 4, 3, 1, 100_000, 40, 0.5, 3, 3, 4)
 
 
 def log(msg: str) -> None:
