@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -16,6 +17,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from passgate import __version__, demo, siteverify
+from passgate.hotpaths import HotPaths
 from passgate.service import RING_REFRESH_SECONDS, Service
 from passgate.store import StoreUnavailable
 from passgate.tokenapi import routes as tokenapi_routes
@@ -161,6 +163,8 @@ def create_app(service: Service, demo_site: tuple[str, str] | None = None) -> St
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        gc.collect()
+        gc.freeze()  # start-up objects leave the collector's sight: no long gen-2 pauses
         await service.ping()  # connects early; with Redis, starts its epoch if it has none
         task = asyncio.create_task(_upkeep(service))
         token_api = asyncio.create_task(tokenapi_upkeep.run(service))  # job worker, pruning
@@ -182,5 +186,6 @@ def create_app(service: Service, demo_site: tuple[str, str] | None = None) -> St
     app.state.service = service
     if demo_site is not None:
         app.state.demo_sitekey, app.state.demo_secret = demo_site
+    app.add_middleware(HotPaths)
     app.add_middleware(AccessLog)
     return app

@@ -1,21 +1,17 @@
 """Single-use spend sets: the atomic "first use wins" write behind tokens and challenges.
 
-`SqliteSpends` runs every write through one writer thread on the sqlite3 driver, grouping
-the writes that arrive together into one transaction (one commit for many requests).
+`SqliteSpends` writes on the sqlite3 driver directly, on the event loop's thread, grouping
+the spends of one loop tick into one transaction (one commit for many requests).
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-import threading
 import time
-from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 from passgate.store import StoreUnavailable
-
-Op = Callable[[sqlite3.Connection], Any]
 
 
 class Spends(Protocol):
@@ -35,111 +31,181 @@ class Spends(Protocol):
 
 
 class SqliteSpends:
+    """Spends written on the event loop's own thread, grouped: every spend that arrives in one
+    loop tick shares one transaction and one commit. No thread hand-off on the hot path.
+
+    The write never waits on a lock: when another process (the CLI, a pruner) holds it, the
+    batch retries a few milliseconds later, and fails closed after `BUSY_DEADLINE`. Pruning
+    and WAL checkpoints, which may fsync, run in a worker thread on their own connection.
+    """
+
+    BUSY_DEADLINE = 2.0
+    BUSY_RETRY = 0.002
+    CHECKPOINT_EVERY = 2.0
+    PRUNE_CHUNK = 5000
+
     def __init__(self, path: str) -> None:
         self._path = path
-        self._pending: list[tuple[Op, asyncio.Future[Any]]] = []
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
+        self._conn: sqlite3.Connection | None = None
+        self._pending: list[tuple[str, float, asyncio.Future[bool]]] = []
+        self._scheduled = False
+        self._busy_since: float | None = None
         self._closed = False
-        self._thread = threading.Thread(target=self._run, name="passgate-spends", daemon=True)
-        self._thread.start()
+        self._checkpointed = time.monotonic()
+        self._checkpointing = False
 
     async def spend(self, key: str, expires_at: float, issued_at: float | None = None) -> bool:
-        result: bool = await self._submit(
-            lambda c: (
-                c.execute(
-                    "INSERT OR IGNORE INTO spent (key, expires_at) VALUES (?, ?)", (key, expires_at)
+        if self._closed:
+            raise StoreUnavailable("spend store is closed")
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[bool] = loop.create_future()
+        self._pending.append((key, expires_at, fut))
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._flush)
+        return await fut
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        batch, self._pending = self._pending, []
+        if not batch:
+            return
+        try:
+            results = self._write(batch)
+        except sqlite3.OperationalError as exc:
+            if _is_busy(exc) and self._retry(batch):
+                return
+            self._fail(batch, exc)
+            return
+        except sqlite3.Error as exc:
+            self._fail(batch, exc)
+            return
+        self._busy_since = None
+        for (_, _, fut), first in zip(batch, results, strict=True):
+            if not fut.done():
+                fut.set_result(first)
+        self._maybe_checkpoint()
+
+    def _write(self, batch: list[tuple[str, float, asyncio.Future[bool]]]) -> list[bool]:
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            results = [
+                conn.execute(
+                    "INSERT OR IGNORE INTO spent (key, expires_at) VALUES (?, ?)", (key, exp)
                 ).rowcount
                 == 1
-            )
-        )
-        return result
+                for key, exp, _ in batch
+            ]
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return results
+
+    def _retry(self, batch: list[tuple[str, float, asyncio.Future[bool]]]) -> bool:
+        """Put a batch that met a locked database back in line; False past the deadline."""
+        now = time.monotonic()
+        self._busy_since = self._busy_since or now
+        if now - self._busy_since > self.BUSY_DEADLINE:
+            return False
+        self._pending[:0] = batch
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_later(self.BUSY_RETRY, self._flush)
+        return True
+
+    def _fail(self, batch: list[tuple[str, float, asyncio.Future[bool]]], exc: Exception) -> None:
+        self._busy_since = None
+        self._drop_connection()
+        for _, _, fut in batch:
+            if not fut.done():
+                fut.set_exception(StoreUnavailable(str(exc)))
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            conn = _connect(self._path, busy_ms=0)
+            conn.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run off the loop
+            self._conn = conn
+        return self._conn
+
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except sqlite3.Error:
+                pass
+            self._conn = None
+
+    def _maybe_checkpoint(self) -> None:
+        now = time.monotonic()
+        if self._checkpointing or now - self._checkpointed < self.CHECKPOINT_EVERY:
+            return
+        self._checkpointing = True
+        self._checkpointed = now
+        task = asyncio.get_running_loop().run_in_executor(None, self._checkpoint)
+        task.add_done_callback(self._checkpoint_done)
+
+    def _checkpoint_done(self, task: asyncio.Future[None]) -> None:
+        self._checkpointing = False
+        if not task.cancelled():
+            task.exception()  # retrieved; a failed checkpoint is tried at the next interval
+
+    def _checkpoint(self) -> None:
+        conn = _connect(self._path, busy_ms=100)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            conn.close()
 
     async def prune(self, now: float) -> int:
-        count: int = await self._submit(
-            lambda c: c.execute("DELETE FROM spent WHERE expires_at < ?", (now,)).rowcount
-        )
-        return count
+        return await asyncio.get_running_loop().run_in_executor(None, self._prune, now)
+
+    def _prune(self, now: float) -> int:
+        """Delete expired keys in short chunks, so no lock is held for long."""
+        try:
+            conn = _connect(self._path, busy_ms=5000)
+            try:
+                total = 0
+                while True:
+                    n = conn.execute(
+                        "DELETE FROM spent WHERE rowid IN "
+                        "(SELECT rowid FROM spent WHERE expires_at < ? LIMIT ?)",
+                        (now, self.PRUNE_CHUNK),
+                    ).rowcount
+                    total += n
+                    if n < self.PRUNE_CHUNK:
+                        return total
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(str(exc)) from None
 
     async def ping(self) -> None:
-        await self._submit(lambda c: c.execute("SELECT 1").fetchone())
+        if self._closed:
+            raise StoreUnavailable("spend store is closed")
+        try:
+            self._connection().execute("SELECT 1").fetchone()
+        except sqlite3.Error as exc:
+            self._drop_connection()
+            raise StoreUnavailable(str(exc)) from None
 
     async def close(self) -> None:
         self._closed = True
-        self._wake.set()
-        await asyncio.get_running_loop().run_in_executor(None, self._thread.join, 5)
-
-    async def _submit(self, op: Op) -> Any:
-        if self._closed:
-            raise StoreUnavailable("spend store is closed")
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        with self._lock:
-            self._pending.append((op, fut))
-        self._wake.set()
-        return await fut
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA busy_timeout=5000")
-        return conn
-
-    def _run(self) -> None:
-        conn: sqlite3.Connection | None = None
-        while True:
-            self._wake.wait()
-            self._wake.clear()
-            with self._lock:
-                batch, self._pending = self._pending, []
-            if batch:
-                conn = self._apply(conn, batch)
-            if self._closed:
-                with self._lock:
-                    rest, self._pending = self._pending, []
-                _settle([(f, StoreUnavailable("closed")) for _, f in rest])
-                if conn is not None:
-                    conn.close()
-                return
-
-    def _apply(
-        self, conn: sqlite3.Connection | None, batch: list[tuple[Op, asyncio.Future[Any]]]
-    ) -> sqlite3.Connection | None:
-        try:
-            conn = conn or self._connect()
-            conn.execute("BEGIN IMMEDIATE")
-            results = [op(conn) for op, _ in batch]
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if conn is not None:
-                try:
-                    conn.close()
-                except sqlite3.Error:
-                    pass
-            time.sleep(0.01)
-            _settle([(f, StoreUnavailable(str(exc))) for _, f in batch])
-            return None
-        _settle([(f, r) for (_, f), r in zip(batch, results, strict=True)])
-        return conn
+        if self._pending:
+            self._flush()
+        self._drop_connection()
 
 
-def _settle(outcomes: list[tuple[asyncio.Future[Any], Any]]) -> None:
-    """Resolve futures from the writer thread, one wake-up per event loop."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], Any]]] = {}
-    for fut, value in outcomes:
-        by_loop.setdefault(fut.get_loop(), []).append((fut, value))
-    for loop, items in by_loop.items():
-        try:
-            loop.call_soon_threadsafe(_resolve, items)
-        except RuntimeError:  # the loop has closed; nobody is waiting
-            pass
+def _connect(path: str, busy_ms: int) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+    return conn
 
 
-def _resolve(items: list[tuple[asyncio.Future[Any], Any]]) -> None:
-    for fut, value in items:
-        if fut.done():
-            continue
-        if isinstance(value, BaseException):
-            fut.set_exception(value)
-        else:
-            fut.set_result(value)
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
