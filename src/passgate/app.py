@@ -14,10 +14,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
-from passgate import __version__, demo, siteverify
-from passgate.hotpaths import HotPaths
+from passgate import __version__, demo, hotpaths, siteverify
 from passgate.service import RING_REFRESH_SECONDS, Service
 from passgate.store import StoreUnavailable
 from passgate.tokenapi import routes as tokenapi_routes
@@ -31,16 +30,28 @@ access_log = logging.getLogger("passgate.access")
 PRUNE_EVERY = 30.0
 
 
-class AccessLog:
-    """Logs method, path, status and time; never query strings or bodies (they hold secrets)."""
+class PassgateApp:
+    """The ASGI entry point: an access log around everything, the hot endpoints dispatched
+    directly (hotpaths), everything else through the Starlette app.
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    The access log has method, path, status and time; never query strings or bodies (they
+    hold secrets)."""
+
+    def __init__(self, starlette: Starlette) -> None:
+        self.starlette = starlette
+        self.router = starlette.router
+        self.state = starlette.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not access_log.isEnabledFor(logging.INFO):
-            await self.app(scope, receive, send)
-            return
+        if scope["type"] != "http":
+            await self.starlette(scope, receive, send)
+        elif not access_log.isEnabledFor(logging.INFO):
+            if not await hotpaths.dispatch(scope, receive, send, self.starlette):
+                await self.starlette(scope, receive, send)
+        else:
+            await self._logged(scope, receive, send)
+
+    async def _logged(self, scope: Scope, receive: Receive, send: Send) -> None:
         start = time.perf_counter()
         status = 500
 
@@ -51,15 +62,11 @@ class AccessLog:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_status)
+            if not await hotpaths.dispatch(scope, receive, send_status, self.starlette):
+                await self.starlette(scope, receive, send_status)
         finally:
-            access_log.info(
-                "%s %s %d %.1fms",
-                scope["method"],
-                scope["path"],
-                status,
-                (time.perf_counter() - start) * 1000,
-            )
+            elapsed = (time.perf_counter() - start) * 1000
+            access_log.info("%s %s %d %.1fms", scope["method"], scope["path"], status, elapsed)
 
 
 async def preflight(request: Request) -> Response:
@@ -158,7 +165,7 @@ def routes(with_demo: bool) -> list[Route]:
     return table
 
 
-def create_app(service: Service, demo_site: tuple[str, str] | None = None) -> Starlette:
+def create_app(service: Service, demo_site: tuple[str, str] | None = None) -> PassgateApp:
     """The ASGI app over a built service; `demo_site` is (sitekey, secret) for the demo."""
 
     @contextlib.asynccontextmanager
@@ -186,6 +193,4 @@ def create_app(service: Service, demo_site: tuple[str, str] | None = None) -> St
     app.state.service = service
     if demo_site is not None:
         app.state.demo_sitekey, app.state.demo_secret = demo_site
-    app.add_middleware(HotPaths)
-    app.add_middleware(AccessLog)
-    return app
+    return PassgateApp(app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 
@@ -25,8 +26,16 @@ def b64decode(text: str) -> bytes:
     return raw
 
 
+@functools.lru_cache(maxsize=64)
+def _keyed(key: bytes) -> hmac.HMAC:
+    """An HMAC with the key already mixed in, copied for each message."""
+    return hmac.new(key, digestmod=hashlib.sha256)
+
+
 def sign(key: bytes, message: bytes) -> bytes:
-    return hmac.new(key, message, hashlib.sha256).digest()
+    mac = _keyed(key).copy()
+    mac.update(message)
+    return mac.digest()
 
 
 def verify(key: bytes, message: bytes, signature: bytes) -> bool:

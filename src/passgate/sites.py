@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -68,6 +69,7 @@ def new_secret() -> str:
     return "0x" + secrets.token_hex(20)
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize_hostname(raw: str) -> str:
     host = raw.strip().lower().rstrip(".")
     if "://" in host or "/" in host or ":" in host.strip("[]") and not _is_ipv6(host):

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 import time
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -18,7 +16,7 @@ from passgate.service import Service
 from passgate.sites import SECRET_RE, SITEKEY_RE
 from passgate.store import SpendRefused, StoreUnavailable
 from passgate.token import PassToken, TokenError, rqdata_digest
-from passgate.web import BadBody, BodyTooLarge, is_ip, parse_json_object, read_body
+from passgate.web import BadBody, BodyTooLarge, FastJSON, is_ip, parse_json_object, read_body
 
 FIELDS = ("secret", "response", "remoteip", "sitekey", "rqdata")
 MAX_FIELD = 8192
@@ -26,7 +24,7 @@ _NAME_RE = re.compile(r"[^a-z0-9_]")
 
 
 def reply(body: dict[str, Any]) -> Response:
-    return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
+    return FastJSON(body)
 
 
 def failure(*codes: str, **extra: Any) -> dict[str, Any]:
@@ -44,7 +42,7 @@ async def endpoint(request: Request) -> Response:
 
 async def read_params(request: Request, limit: int) -> dict[str, str]:
     """Query string, then the body (urlencoded, multipart or JSON) over it."""
-    params: dict[str, Any] = dict(request.query_params)
+    params: dict[str, Any] = dict(request.query_params) if request.scope["query_string"] else {}
     body = await read_body(request, limit)
     ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if body or ctype == "multipart/form-data":
@@ -210,6 +208,4 @@ def _verify_test(
 
 
 def iso_ms(ms: int) -> str:
-    return (
-        datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
-    )
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"

@@ -6,20 +6,28 @@ import time
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from passgate import challenge, testkeys, token
 from passgate.service import Service
 from passgate.sites import SITEKEY_RE, SiteError, normalize_hostname
 from passgate.store import SpendRefused, StoreUnavailable
-from passgate.web import CORS_HEADERS, BadBody, BodyTooLarge, client_ip, error, read_json_object
+from passgate.web import (
+    NO_STORE_CORS_RAW,
+    BadBody,
+    BodyTooLarge,
+    FastJSON,
+    client_ip,
+    error,
+    read_json_object,
+)
 
 MAX_RQDATA = 4096
 TEST_LIFETIME = 120
 
 
 def ok(body: dict[str, Any]) -> Response:
-    return JSONResponse(body, headers={**CORS_HEADERS, "Cache-Control": "no-store"})
+    return FastJSON(body, raw=NO_STORE_CORS_RAW)
 
 
 async def _body(request: Request, service: Service) -> dict[str, Any] | Response:
