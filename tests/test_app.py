@@ -48,3 +48,16 @@ async def test_access_log_leaves_out_secrets(client, site: SiteCreds, caplog) ->
     text = caplog.text
     assert "POST /siteverify 200" in text
     assert site.secret not in text and earned["token"] not in text
+
+
+async def test_a_failing_hot_endpoint_answers_json_500(client, monkeypatch) -> None:
+    from passgate import hotpaths
+
+    async def broken(request):
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(hotpaths.HOT_POSTS, "/1/challenge", broken)
+    r = await client.post("/1/challenge", json={})
+    assert r.status_code == 500
+    assert r.json()["error"] == "internal-error"
+    assert "boom" not in r.text
