@@ -31,44 +31,28 @@ ENDPOINTS = [  # (results key, label)
 # missed target; printed only for the targets this run misses.
 NOTES = {
     "siteverify ≥": (
-        "At 0.4 × the ceiling a siteverify may cost about 95 µs of one core, and the bare stack "
-        "already spends about 57 µs reading a POST body (the ceiling POST row), which leaves "
-        "about 40 µs for passgate's own work: the token decode and HMAC alone take 10 µs "
-        "(primitives table). The profile spreads the rest over layers rather than one hot spot: "
-        "Starlette's middleware and routing (ServerErrorMiddleware, the AccessLog wrapper, "
-        "ExceptionMiddleware, the Router matching routes in order, Request/Response objects), "
-        "the hand-off of every spend to the writer thread (`threading.Event` set/wait, which "
-        "on one core is a thread switch per batch), and the form parsing and JSON reply. What "
-        "would close it: serve /siteverify (and /1/solve, /1/challenge) as plain ASGI callables "
-        "matched before the Router and middleware stack, with pre-encoded headers; hand spends "
-        "to the writer once per event-loop tick (or run the batched INSERT on the loop thread: "
-        "an `INSERT OR IGNORE` on WAL with synchronous=NORMAL is cheaper than the thread switch); "
-        "parse the urlencoded body with one split instead of `parse_qsl`."),
+        "At 0.4 × the GET ceiling a siteverify may cost about 95 µs of one core, and the bare "
+        "stack already spends most of that reading a POST body (the ceiling POST row). "
+        "passgate already serves /siteverify ahead of Starlette's middleware and router with "
+        "pre-encoded headers, and writes the spend on the loop thread (one transaction a loop "
+        "tick), so what is left is spread thin: the urlencoded parse, the token's HMAC and "
+        "JSON, the site lookup, the SQLite insert. A hand-written urlencoded parser and a "
+        "WITHOUT ROWID spent table (one B-tree instead of two) are the next few microseconds."),
     "siteverify p99": (
-        "The tail is about 30 ms on every endpoint that writes (/1/solve and /siteverify) and "
-        "under 10 ms on /1/challenge, which does not; p50 stays near 3-4 ms, so the tail is "
-        "periodic stalls, not queueing. Ruled out while writing this suite (each changed "
-        "in a patched server, p99 unchanged at about 30 ms): SQLite's WAL auto-checkpoint, "
-        "a 10× shorter or longer GIL switch interval, and the per-second site/secret cache "
-        "and key-ring refreshes. What remains is the spend path itself: every spend goes to "
-        "the one writer thread, which takes the whole pending list, runs it in one "
-        "transaction and wakes the loop; on one core the loop and the writer alternate, and "
-        "requests that arrive during a batch wait for the next. A py-spy `--idle` capture at "
-        "half load, and spends applied on the loop thread (one short transaction per loop "
-        "tick), are the next step."),
+        "The 30 ms tail seen before was the garbage collector's full collections over the "
+        "start-up objects; the server now calls gc.freeze() after start-up. If the tail is "
+        "back, look for a new source of long-lived cyclic garbage (py-spy --idle at half load)."),
     "challenge issuance": (
-        "The hottest self time is uvicorn writing the response (`RequestResponseCycle.send`, "
-        "about a fifth of all samples): each answer carries CORS, Cache-Control and "
-        "content headers built per request. Then Starlette's middleware and routing, the JSON "
-        "body parse and encode, and `challenge.issue/encode` (7.5 µs together in-process). What "
-        "would close it: a plain ASGI endpoint ahead of the Router with a pre-encoded header "
-        "list, the body parsed with one `json.loads` and answered with a pre-built template."),
+        "Issuance is a POST with a JSON body, and on this stack a bare POST that only reads its "
+        "body already runs at about 0.65-0.7 × the GET ceiling (the ceiling POST row), so 0.6 × "
+        "the GET ceiling leaves almost nothing for the work itself. passgate's endpoint is "
+        "dispatched ahead of Starlette's router and middleware, answers with pre-encoded "
+        "headers and signs a plain-text challenge with a pre-keyed HMAC. Closing the rest "
+        "would take issuing challenges on a GET (no body to read), or a second worker process."),
     "challenge creation ahead": (
-        "Cap's createChallenge only draws a random id and stores the challenge in a JS object "
-        "(its state grows with every challenge until a lazy cleanup); passgate's challenge is "
-        "stateless, so it is HMAC-signed and base64url-encoded JSON. Closing the last ~20%: "
-        "a pre-keyed HMAC object copied per call, and the fixed-shape JSON written with an "
-        "f-string instead of `json.dumps`."),
+        "passgate's challenge is stateless, so every create is HMAC-signed; Cap's createChallenge "
+        "only draws a random id and stores the challenge in a JS object whose state grows with "
+        "every challenge until a lazy cleanup."),
     "universal call": (
         "See the universal profile above: the call writes its record and takes a rate-limit "
         "bucket in the store; batching those writes with the spend writer would close it."),
