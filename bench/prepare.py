@@ -97,12 +97,16 @@ def solution_bodies(path: Path, count: int, site: Site, ring: KeyRing, lifetime:
     return path
 
 
+ISSUE_SPACING = 0.00005  # seconds between the pre-minted tokens' issue times
+
+
 def siteverify_bodies(path: Path, count: int, site: Site, ring: KeyRing) -> Path:
     """`count` fresh tokens, as a site's backend posts them: form-encoded secret + response."""
-    now = time.time()
+    start = time.time() - count * ISSUE_SPACING  # issued one after another, as /1/solve would
     with path.open("w") as f:
-        for _ in range(count):
-            tok = token.mint(site.sitekey, HOST, now, site.token_lifetime, bound_ip="127.0.0.1")
+        for i in range(count):
+            issued = start + i * ISSUE_SPACING
+            tok = token.mint(site.sitekey, HOST, issued, site.token_lifetime, bound_ip="127.0.0.1")
             f.write(urlencode({"secret": site.secret, "response": token.encode(tok, ring)}))
             f.write("\n")
     return path

@@ -35,7 +35,7 @@ MAX_BATCH = 500
 _SPEND = (
     "INSERT INTO spent (key, expires_at)"
     " SELECT * FROM unnest(%s::varchar[], %s::float8[])"
-    " ON CONFLICT (key) DO NOTHING RETURNING key"
+    " ON CONFLICT (expires_at, key) DO NOTHING RETURNING key"
 )
 
 _Pending = tuple[str, float, "asyncio.Future[bool]"]

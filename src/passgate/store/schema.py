@@ -29,11 +29,13 @@ signing_keys = sa.Table(
     sa.Column("retired_at", sa.Float, nullable=True),
 )
 
-spent = sa.Table(
+spent = sa.Table(  # keyed by expiry first: inserts land together, pruning takes the old end
     "spent",
     metadata,
-    sa.Column("key", sa.String(64), primary_key=True),
-    sa.Column("expires_at", sa.Float, nullable=False, index=True),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Column("key", sa.String(64), nullable=False),
+    sa.PrimaryKeyConstraint("expires_at", "key", name="pk_spent_by_expiry"),
+    sqlite_with_rowid=False,
 )
 
 settings_kv = sa.Table(

@@ -170,8 +170,8 @@ class SqliteSpends:
                 total = 0
                 while True:
                     n = conn.execute(
-                        "DELETE FROM spent WHERE rowid IN "
-                        "(SELECT rowid FROM spent WHERE expires_at < ? LIMIT ?)",
+                        "DELETE FROM spent WHERE (expires_at, key) IN (SELECT expires_at, "
+                        "key FROM spent WHERE expires_at < ? ORDER BY expires_at LIMIT ?)",
                         (now, self.PRUNE_CHUNK),
                     ).rowcount
                     total += n
