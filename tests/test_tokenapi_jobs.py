@@ -216,3 +216,15 @@ async def test_worker_runs_in_the_lifespan(service, site: SiteCreds) -> None:
                 await anyio.sleep(upkeep.POLL_SECONDS)
                 status = (await result(c, key.token, job_id)).json()["status"]
             assert status == "success"
+
+
+async def test_expired_job_tokens_are_not_kept(client, service, site: SiteCreds) -> None:
+    from passgate.tokenapi import upkeep
+
+    key = add_key(service)
+    grant(service, key, site.sitekey)
+    job_id = (await create(client, job_body(key.token, site.sitekey))).json()["job_id"]
+    assert (await result(client, key.token, job_id)).json()["result"].startswith("P1_")
+    await upkeep.prune(service, time.time() + 2 * 3600)  # long after any token expired
+    polled = (await result(client, key.token, job_id)).json()
+    assert polled["status"] == "success" and polled["result"] == ""

@@ -195,6 +195,16 @@ class JobStore:
                 )
         return len(late)
 
+    def forget_tokens(self, finished_before: float) -> int:
+        """Blank the tokens of jobs finished before then: expired, they need not be kept."""
+        c = token_jobs.c
+        with self.engine.begin() as conn:
+            return conn.execute(
+                token_jobs.update()
+                .where(c.status == SUCCESS, c.finished_at < finished_before, c.result != "")
+                .values(result="", ekey=None)
+            ).rowcount
+
     def prune(self, older_than: float) -> int:
         with self.engine.begin() as conn:
             return conn.execute(

@@ -8,6 +8,7 @@ import logging
 import time
 
 from passgate.service import Service
+from passgate.sites import MAX_LIFETIME
 from passgate.store import StoreUnavailable
 from passgate.tokenapi import db, jobs
 from passgate.tokenapi.jobs import JobStore
@@ -20,10 +21,12 @@ PRUNE_SECONDS = 300.0
 
 
 async def prune(service: Service, now: float) -> None:
-    """Forget records and ended jobs older than the retention period, and idle buckets."""
+    """Forget records and ended jobs older than the retention period, the tokens of jobs
+    finished longer ago than any token lives, and idle buckets."""
     cutoff = now - service.config.record_retention_days * 86_400
     await db.run(RecordLog(service.engine).prune, cutoff)
     await db.run(JobStore(service.engine).prune, cutoff)
+    await db.run(JobStore(service.engine).forget_tokens, now - MAX_LIFETIME)
     await service.limiter.prune(now)
 
 
