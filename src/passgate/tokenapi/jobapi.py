@@ -100,7 +100,7 @@ async def create(request: Request) -> Response:
             developer_id=developer,
         )
         try:
-            await db.run(RecordLog(service.engine).add, refused)
+            await db.write(service.engine, RecordLog(service.engine).add, refused)
         except StoreUnavailable:
             return error_reply(STORE_UNAVAILABLE, lang)
         return error_reply(exc.outcome, lang, exc.detail)
@@ -135,7 +135,7 @@ async def create(request: Request) -> Response:
         proxy_ip=req.proxy_ip,
     )
     try:
-        job = await db.run(JobStore(service.engine).create, job, record)
+        job = await db.write(service.engine, JobStore(service.engine).create, job, record)
     except StoreUnavailable:
         return error_reply(STORE_UNAVAILABLE, lang)
     body = {"error": False, "job_id": job.id, "message": outcomes.message(JOB_CREATED, lang)}

@@ -218,11 +218,11 @@ async def attempt(service: Service, job_id: int, now: float | None = None) -> st
     """Try once to mint for a job; returns its status after, or None if it was not ours."""
     store = JobStore(service.engine)
     now = time.time() if now is None else now
-    job = await db.run(store.claim, job_id, now)
+    job = await db.write(store.engine, store.claim, job_id, now)
     if job is None:
         return None
     if now >= job.deadline_at:
-        await db.run(store.finish, job, now, DEADLINE_PASSED.code)
+        await db.write(store.engine, store.finish, job, now, DEADLINE_PASSED.code)
         return FAIL
     try:
         key = await db.run(ApiKeyRegistry(service.engine).by_id, job.key_id)
@@ -234,17 +234,21 @@ async def attempt(service: Service, job_id: int, now: float | None = None) -> st
         await issue.take(service, permit, now)
     except Refusal as exc:
         if exc.outcome is RATE_LIMITED:
-            await db.run(store.release, job.id, min(now + exc.retry_after, job.deadline_at))
+            await db.write(
+                store.engine, store.release, job.id, min(now + exc.retry_after, job.deadline_at)
+            )
             return RUNNING
         if exc.outcome is STORE_UNAVAILABLE:
             raise StoreUnavailable("store unavailable") from None  # the lease lapses; retried
-        await db.run(store.finish, job, now, exc.outcome.code)
+        await db.write(store.engine, store.finish, job, now, exc.outcome.code)
         return FAIL
     minted = issue.mint(
         service, permit, now, rqdata=job.rqdata, invisible=job.invisible, bound_ip=job.bound_ip
     )
     ekey = minted.ekey if job.need_ekey else None
-    await db.run(store.finish, job, now, OK.code, minted.token, ekey, minted.token_id)
+    await db.write(
+        store.engine, store.finish, job, now, OK.code, minted.token, ekey, minted.token_id
+    )
     return SUCCESS
 
 
@@ -252,7 +256,7 @@ async def work(service: Service, now: float | None = None) -> int:
     """One pass of the worker: fail late jobs, attempt due ones. Returns attempts made."""
     store = JobStore(service.engine)
     now = time.time() if now is None else now
-    await db.run(store.expire, now)
+    await db.write(store.engine, store.expire, now)
     due = await db.run(store.due, now)
     for job_id in due:
         try:

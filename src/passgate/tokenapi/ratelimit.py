@@ -107,10 +107,10 @@ class SqliteRateLimiter:
         self.engine = engine
 
     async def take(self, bucket: str, rate_per_min: float, burst: int, now: float) -> Take:
-        return await db.run(self._take, bucket, rate_per_min, burst, now)
+        return await db.write(self.engine, self._take, bucket, rate_per_min, burst, now)
 
     async def prune(self, now: float) -> int:
-        return await db.run(self._prune, now)
+        return await db.write(self.engine, self._prune, now)
 
     async def close(self) -> None:
         return None

@@ -116,7 +116,7 @@ async def endpoint(request: Request) -> Response:
         token_id=token_id,
     )
     try:
-        await db.run(RecordLog(service.engine).add, record)
+        await db.write(service.engine, RecordLog(service.engine).add, record)
     except StoreUnavailable:
         return reply(STORE_UNAVAILABLE, lang, record_id, started)  # no record, no token
     if refusal is not None:
