@@ -1,61 +1,22 @@
-"""A Python client for passgate's token API: `PassgateClient` (sync) and
-`AsyncPassgateClient` (async), sharing one base, like httpx's `Client` and `AsyncClient`.
-
-    from passgate.client import PassgateClient
-
-    with PassgateClient("http://127.0.0.1:8000", user_token="pgk_...") as pg:
-        result = pg.universal(sitekey="...", referer="http://localhost:8000/demo")
-        print(result.token)
-
-Parameters are named as in the wire contract (`sitekey`, `referer`, `rqdata`, `need_ekey`,
-`website_url`, `website_key`, ...). The transport is injectable, so tests can run offline
-with `httpx.MockTransport`.
-
-Exceptions, one tree:
-
-    PassgateError                  .msg, .record_id, .status_code
-    ├── TransportError             passgate could not be reached
-    ├── ProtocolError              the answer was not the token API's
-    ├── APIError                   passgate refused the call
-    │   ├── BadRequest             400
-    │   ├── Unauthorized           401: missing, unknown or revoked key
-    │   ├── Forbidden              403: no grant, expired grant, unknown sitekey, referer
-    │   ├── NotFound               404: unknown job or record
-    │   ├── RateLimited            429, .retry_after seconds
-    │   └── Unavailable            503: passgate's store is unavailable
-    ├── JobFailed                  the job ended in "fail"
-    └── WaitTimeout                `wait` gave up before the job ended
-"""
+"""The clients: one base with the wire format, a sync and an async transport on top."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-__all__ = [
-    "APIError",
-    "AsyncPassgateClient",
-    "BadRequest",
-    "Forbidden",
-    "JobCreated",
-    "JobFailed",
-    "JobResult",
-    "NotFound",
-    "PassgateClient",
-    "PassgateError",
-    "ProtocolError",
-    "RateLimited",
-    "TransportError",
-    "UniversalResult",
-    "Unauthorized",
-    "Unavailable",
-    "WaitTimeout",
-]
+from passgate.client._exceptions import (
+    JobFailed,
+    ProtocolError,
+    TransportError,
+    WaitTimeout,
+    _api_error,
+)
+from passgate.client._models import JobCreated, JobResult, UniversalResult
 
 UNIVERSAL_PATH = "/api/wanda/hcaptcha/universal"
 CREATE_JOB_PATH = "/api/createJob"
@@ -64,124 +25,6 @@ RECORDS_PATH = "/api/records/"
 DEFAULT_TIMEOUT = 30.0
 POLL_INTERVAL = 2.0
 WAIT_TIMEOUT = 130.0  # a little past the server's default job deadline (120 s)
-
-
-class PassgateError(Exception):
-    """Every error this client raises: `msg` is passgate's message, `record_id` the call's
-    record (when passgate made one), `status_code` the HTTP status (when there was one)."""
-
-    def __init__(
-        self, msg: str, record_id: str | None = None, status_code: int | None = None
-    ) -> None:
-        super().__init__(msg)
-        self.msg = msg
-        self.record_id = record_id
-        self.status_code = status_code
-
-
-class TransportError(PassgateError):
-    pass
-
-
-class ProtocolError(PassgateError):
-    pass
-
-
-class APIError(PassgateError):
-    pass
-
-
-class BadRequest(APIError):
-    pass
-
-
-class Unauthorized(APIError):
-    pass
-
-
-class Forbidden(APIError):
-    pass
-
-
-class NotFound(APIError):
-    pass
-
-
-class RateLimited(APIError):
-    def __init__(
-        self,
-        msg: str,
-        record_id: str | None = None,
-        status_code: int | None = None,
-        retry_after: float = 0.0,
-    ) -> None:
-        super().__init__(msg, record_id, status_code)
-        self.retry_after = retry_after
-
-
-class Unavailable(APIError):
-    pass
-
-
-class JobFailed(PassgateError):
-    def __init__(self, msg: str, job_id: int) -> None:
-        super().__init__(msg)
-        self.job_id = job_id
-
-
-class WaitTimeout(PassgateError):
-    def __init__(self, msg: str, job_id: int) -> None:
-        super().__init__(msg)
-        self.job_id = job_id
-
-
-_BY_STATUS: dict[int, type[APIError]] = {
-    400: BadRequest,
-    401: Unauthorized,
-    403: Forbidden,
-    404: NotFound,
-    429: RateLimited,
-    503: Unavailable,
-}
-
-
-@dataclass(frozen=True)
-class UniversalResult:
-    token: str  # generated_pass_UUID: the P1_ pass token
-    ekey: str | None  # the E0_ response key, when need_ekey was asked
-    record_id: str
-    msg: str
-    cost: str  # passgate's server time, e.g. "1.84ms"
-
-
-@dataclass(frozen=True)
-class JobCreated:
-    job_id: int
-    message: str
-
-
-@dataclass(frozen=True)
-class JobResult:
-    job_id: int
-    status: str  # "running", "success" or "fail"
-    result: str  # the P1_ token on success, else ""
-    ekey: str | None = None
-    message: str = ""
-
-    @property
-    def done(self) -> bool:
-        return self.status != "running"
-
-
-def _api_error(response: httpx.Response, msg: str, record_id: str | None) -> APIError:
-    cls = _BY_STATUS.get(response.status_code, APIError)
-    if cls is RateLimited:
-        try:
-            retry = float(response.headers.get("retry-after", "0"))
-        except ValueError:
-            retry = 0.0
-        return RateLimited(msg, record_id, response.status_code, retry)
-    return cls(msg, record_id, response.status_code)
 
 
 def _json_object(response: httpx.Response) -> dict[str, Any]:
