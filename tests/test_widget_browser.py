@@ -479,3 +479,36 @@ def test_hash_rate(page: Any, live_server: LiveServer, record_property: Any) -> 
     record_property("hashes_per_second", int(rate))
     print(f"\nworker hash rate: {rate / 1e6:.2f} MH/s")
     assert rate > 300_000
+
+
+def test_a_challenge_that_expires_mid_solve_fires_chalexpired(
+    page: Any, pages: PageServer, tmp_path: Any
+) -> None:
+    from tests.conftest import start_server
+
+    server = start_server(tmp_path / "data", {"PASSGATE_CHALLENGE_LIFETIME": "2"})
+    try:
+        slow = new_site(server, 1_000_000_000)  # hours of work: the challenge expires first
+        url = pages.add(
+            "/chalexpired.html",
+            widget_page(
+                api_url(server),
+                f'<div id="w" class="h-captcha" data-sitekey="{slow["sitekey"]}" '
+                f"{CALLBACK_ATTRS}></div>",
+                RECORD_CALLBACKS,
+            ),
+        )
+        page.goto(url)
+        expect()(page.locator("#w")).to_have_attribute(
+            "data-hcaptcha-widget-id", re.compile(r"\w+")
+        )
+        outcome = page.evaluate(
+            "() => Promise.race([hcaptcha.execute({async: true}).catch(e => e),"
+            " new Promise(r => setTimeout(() => r('no answer in 15 s'), 15000))])"
+        )
+        assert outcome == "challenge-expired"
+        assert ["chalexpired", None] in page.evaluate("() => events")
+        assert page.evaluate("() => hcaptcha.getResponse()") == ""
+    finally:
+        server.process.terminate()
+        server.process.wait(10)
