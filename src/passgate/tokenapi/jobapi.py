@@ -28,7 +28,7 @@ from passgate.tokenapi.outcomes import (
     Outcome,
     Refusal,
 )
-from passgate.tokenapi.records import Record, RecordLog, new_id
+from passgate.tokenapi.records import RecordLog, call_record, new_id
 from passgate.tokenapi.universal import read_object
 from passgate.web import client_ip
 
@@ -86,18 +86,16 @@ async def create(request: Request) -> Response:
         req = fields.job(data)
         permit = await issue.authorize(service, key, req.sitekey, req.referer, now)
     except Refusal as exc:
-        refused = Record(
-            id=record_id,
-            kind="job",
-            outcome=exc.outcome.code,
-            http_status=exc.outcome.status,
-            cost_ms=(time.perf_counter() - started) * 1000,
-            created_at=now,
-            key_id=key.id if key else None,
-            key_name=key.name if key else None,
-            sitekey=req.sitekey if req else None,
-            referer_host=req.referer_host if req else None,
-            developer_id=developer,
+        refused = call_record(
+            record_id,
+            "job",
+            exc.outcome.code,
+            exc.outcome.status,
+            started,
+            now,
+            key,
+            req,
+            developer,
         )
         try:
             await db.write(service.engine, RecordLog(service.engine).add, refused)
@@ -118,22 +116,7 @@ async def create(request: Request) -> Response:
         invisible=req.invisible,
         need_ekey=req.need_ekey,
     )
-    record = Record(
-        id=record_id,
-        kind="job",
-        outcome=jobs.RUNNING,
-        http_status=200,
-        cost_ms=(time.perf_counter() - started) * 1000,
-        created_at=now,
-        key_id=key.id,
-        key_name=key.name,
-        sitekey=req.sitekey,
-        referer_host=req.referer_host,
-        developer_id=developer,
-        domain=req.domain,
-        region=req.region,
-        proxy_ip=req.proxy_ip,
-    )
+    record = call_record(record_id, "job", jobs.RUNNING, 200, started, now, key, req, developer)
     try:
         job = await db.write(service.engine, JobStore(service.engine).create, job, record)
     except StoreUnavailable:

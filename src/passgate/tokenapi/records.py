@@ -5,11 +5,14 @@ not records; a job's record is updated when the job ends."""
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import asdict, dataclass
 
 import sqlalchemy as sa
 
 from passgate.store.schema import token_records
+from passgate.tokenapi.apikeys import ApiKey
+from passgate.tokenapi.fields import TokenRequest
 from passgate.tokenapi.grants import iso
 
 MAX_LIST = 1000
@@ -46,6 +49,38 @@ class Record:
 
 def new_id() -> str:
     return secrets.token_hex(16)
+
+
+def call_record(
+    record_id: str,
+    kind: str,
+    outcome: str,
+    http_status: int,
+    started: float,
+    now: float,
+    key: ApiKey | None,
+    req: TokenRequest | None,
+    developer_id: str | None,
+    token_id: str | None = None,
+) -> Record:
+    """The record of one token-API call, from what the call had learnt when it ended."""
+    return Record(
+        id=record_id,
+        kind=kind,
+        outcome=outcome,
+        http_status=http_status,
+        cost_ms=(time.perf_counter() - started) * 1000,
+        created_at=now,
+        key_id=key.id if key else None,
+        key_name=key.name if key else None,
+        sitekey=req.sitekey if req else None,
+        referer_host=req.referer_host if req else None,
+        developer_id=developer_id,
+        domain=req.domain if req else None,
+        region=req.region if req else None,
+        proxy_ip=req.proxy_ip if req else None,
+        token_id=token_id,
+    )
 
 
 class RecordLog:

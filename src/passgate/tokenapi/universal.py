@@ -19,7 +19,7 @@ from passgate.store import StoreUnavailable
 from passgate.tokenapi import db, fields, issue, outcomes
 from passgate.tokenapi.apikeys import ApiKey
 from passgate.tokenapi.outcomes import BAD_INPUT, NOT_FOUND, OK, STORE_UNAVAILABLE, Outcome, Refusal
-from passgate.tokenapi.records import Record, RecordLog, new_id
+from passgate.tokenapi.records import RecordLog, call_record, new_id
 from passgate.web import BadBody, BodyTooLarge, client_ip, read_json_object
 
 
@@ -98,22 +98,17 @@ async def endpoint(request: Request) -> Response:
     except Refusal as exc:
         refusal = exc
     outcome = refusal.outcome if refusal else OK
-    record = Record(
-        id=record_id,
-        kind="universal",
-        outcome=outcome.code,
-        http_status=outcome.status,
-        cost_ms=(time.perf_counter() - started) * 1000,
-        created_at=now,
-        key_id=key.id if key else None,
-        key_name=key.name if key else None,
-        sitekey=req.sitekey if req else None,
-        referer_host=req.referer_host if req else None,
-        developer_id=developer,
-        domain=req.domain if req else None,
-        region=req.region if req else None,
-        proxy_ip=req.proxy_ip if req else None,
-        token_id=token_id,
+    record = call_record(
+        record_id,
+        "universal",
+        outcome.code,
+        outcome.status,
+        started,
+        now,
+        key,
+        req,
+        developer,
+        token_id,
     )
     try:
         await db.write(service.engine, RecordLog(service.engine).add, record)
