@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from starlette.requests import Request
 
-from passgate.web import client_ip, parse_networks
+from passgate.addresses import networks as parse_networks
+from passgate.web import client_ip
 
 
 def _request(peer: str, *xff: str) -> Request:

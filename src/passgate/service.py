@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
 
-from passgate import keys, token
+from passgate import addresses, keys, token
+from passgate.addresses import IPNetwork
 from passgate.settings import Config, SettingsError
 from passgate.signing import KeyRing
 from passgate.sites import Site, SiteRegistry, hash_secret
@@ -19,7 +20,6 @@ from passgate.store.db import is_postgres, make_engine, migrate, sqlite_path
 from passgate.store.spent import Spends, SqliteSpends
 from passgate.token import PassToken
 from passgate.tokenapi.ratelimit import MemoryRateLimiter, RateLimiter, open_limiter
-from passgate.web import IPNetwork, parse_networks
 
 SITE_CACHE_SECONDS = 1.0
 RING_REFRESH_SECONDS = 5.0
@@ -172,7 +172,16 @@ def open_rate_limiter(engine: sa.Engine, spends: Spends) -> RateLimiter:
     return open_limiter(engine)
 
 
+def trusted_proxies(config: Config) -> list[IPNetwork]:
+    """PASSGATE_TRUSTED_PROXIES as networks; raises SettingsError naming a bad entry."""
+    try:
+        return addresses.networks(config.trusted_proxies)
+    except ValueError as exc:
+        raise SettingsError(f"trusted_proxies: {exc}") from None
+
+
 def build(config: Config) -> Service:
+    proxies = trusted_proxies(config)
     engine = open_engine(config)
     master = keys.master_key(config)
     ring = keys.load_ring(engine, master)
@@ -184,6 +193,6 @@ def build(config: Config) -> Service:
         ring=ring,
         spends=spends,
         sites=SiteRegistry(engine),
-        trusted_proxies=parse_networks(config.trusted_proxies),
+        trusted_proxies=proxies,
         limiter=open_rate_limiter(engine, spends),
     )

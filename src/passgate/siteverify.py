@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import time
 from typing import Any
@@ -11,14 +10,15 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.responses import Response
 
-from passgate import testkeys
+from passgate import addresses, testkeys
 from passgate.service import Service
 from passgate.sites import SECRET_RE, SITEKEY_RE
 from passgate.store import SpendRefused, StoreUnavailable
 from passgate.token import PassToken, TokenError, rqdata_digest
-from passgate.web import BadBody, BodyTooLarge, FastJSON, is_ip, parse_json_object, read_body
+from passgate.web import BadBody, BodyTooLarge, FastJSON, parse_json_object, read_body
 
 FIELDS = ("secret", "response", "remoteip", "sitekey", "rqdata")
+VERBATIM = frozenset({"rqdata"})  # opaque: compared exactly as bound (contract §5)
 MAX_FIELD = 8192
 _NAME_RE = re.compile(r"[^a-z0-9_]")
 
@@ -73,7 +73,7 @@ async def read_params(request: Request, limit: int) -> dict[str, str]:
             continue
         if not isinstance(value, str) or len(value) > MAX_FIELD:
             raise BadBody(f"{name} must be a string")
-        out[name] = value.strip()
+        out[name] = value if name in VERBATIM else value.strip()
     return out
 
 
@@ -116,7 +116,7 @@ async def verify(
         elif site is not None and sitekey != site.sitekey:
             errors.append("sitekey-secret-mismatch")
     if remoteip is not None and remoteip != "":
-        if not is_ip(remoteip):
+        if addresses.parse(remoteip) is None:
             errors.append("invalid-remoteip")
     elif site is not None and site.require_remoteip:
         errors.append("missing-remoteip")
@@ -139,8 +139,8 @@ async def verify(
             and site.bind_ip
             and tok.bound_ip
             and remoteip
-            and is_ip(remoteip)
-            and ipaddress.ip_address(remoteip) != ipaddress.ip_address(tok.bound_ip)
+            and addresses.parse(remoteip) is not None
+            and not addresses.same(remoteip, tok.bound_ip)
         ):
             errors.append("invalid-remoteip")
         if rqdata is not None and rqdata_digest(rqdata) != tok.rqdata_sha256:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -10,7 +9,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+from passgate import addresses
+from passgate.addresses import IPNetwork
 
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
@@ -96,17 +96,15 @@ def error(status: int, code: str, message: str, headers: dict[str, str] | None =
     )
 
 
-def parse_networks(spec: str) -> list[IPNetwork]:
-    return [ipaddress.ip_network(p.strip(), strict=False) for p in spec.split(",") if p.strip()]
-
-
 def client_ip(request: Request, trusted: Iterable[IPNetwork]) -> str:
-    """The peer address; or, when the peer is a trusted proxy, the X-Forwarded-For hop
-    nearest the end of the chain of trusted proxies (the leftmost hop when all are trusted).
-    A hop that is not an address ends the walk at the last trusted one."""
-    peer = request.client.host if request.client else ""
+    """The client's address, canonical (`addresses.canonical`): the peer address; or, when
+    the peer is a trusted proxy, the X-Forwarded-For hop nearest the end of the chain of
+    trusted proxies (the leftmost hop when all are trusted). A hop that is not an address
+    ends the walk at the last trusted one."""
+    raw = request.client.host if request.client else ""
+    peer = addresses.canonical(raw) or raw
     trusted = list(trusted)
-    if not trusted or not _in(peer, trusted):
+    if not trusted or not addresses.within(peer, trusted):
         return peer
     hops = [h.strip() for h in ",".join(request.headers.getlist("x-forwarded-for")).split(",")]
     found = peer
@@ -115,35 +113,20 @@ def client_ip(request: Request, trusted: Iterable[IPNetwork]) -> str:
         if ip is None:
             return found
         found = ip
-        if not _in(ip, trusted):
+        if not addresses.within(ip, trusted):
             return ip
     return found
 
 
 def _hop_ip(hop: str) -> str | None:
-    """A hop's address, without a port some proxies append (`1.2.3.4:80`, `[::1]:80`)."""
-    if is_ip(hop):
-        return str(ipaddress.ip_address(hop))
+    """A hop's canonical address, without a port some proxies append (`1.2.3.4:80`,
+    `[::1]:80`)."""
+    ip = addresses.canonical(hop)
+    if ip is not None:
+        return ip
     if hop.startswith("[") and "]" in hop:
-        inner = hop[1 : hop.index("]")]
-        return str(ipaddress.ip_address(inner)) if is_ip(inner) else None
+        return addresses.canonical(hop[1 : hop.index("]")])
     host, sep, port = hop.rpartition(":")
-    if sep and port.isdigit() and "." in host and is_ip(host):
-        return host
+    if sep and port.isdigit() and "." in host:
+        return addresses.canonical(host)
     return None
-
-
-def _in(ip: str, nets: list[IPNetwork]) -> bool:
-    try:
-        addr = ipaddress.ip_address(ip)
-    except ValueError:
-        return False
-    return any(addr in n for n in nets)
-
-
-def is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True

@@ -3,12 +3,12 @@ and normalized into a `TokenRequest`. Pure: every problem raises Refusal(BAD_INP
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from passgate import addresses
 from passgate.sites import SiteError, normalize_hostname
 from passgate.tokenapi.outcomes import BAD_INPUT, Refusal
 
@@ -57,7 +57,7 @@ def _request(body: Mapping[str, Any], sitekey_field: str, referer_field: str) ->
     return TokenRequest(
         sitekey=sitekey,
         referer=referer,
-        rqdata=_string(body, "rqdata", MAX_RQDATA),
+        rqdata=_string(body, "rqdata", MAX_RQDATA, verbatim=True),
         domain=_string(body, "domain", MAX_DOMAIN),
         proxy_ip=proxy_ip(proxy) if proxy else None,
         region=_string(body, "region", MAX_REGION),
@@ -66,7 +66,11 @@ def _request(body: Mapping[str, Any], sitekey_field: str, referer_field: str) ->
     )
 
 
-def _string(body: Mapping[str, Any], name: str, limit: int, required: bool = False) -> str | None:
+def _string(
+    body: Mapping[str, Any], name: str, limit: int, required: bool = False, verbatim: bool = False
+) -> str | None:
+    """A string field, trimmed unless `verbatim` (opaque values such as rqdata are bound
+    exactly as sent); None when absent or empty."""
     value = body.get(name)
     if value is None or value == "":
         if required:
@@ -74,7 +78,8 @@ def _string(body: Mapping[str, Any], name: str, limit: int, required: bool = Fal
         return None
     if not isinstance(value, str):
         raise Refusal(BAD_INPUT, f"{name} must be a string")
-    value = value.strip()
+    if not verbatim:
+        value = value.strip()
     if len(value) > limit:
         raise Refusal(BAD_INPUT, f"{name} is longer than {limit} characters")
     if required and not value:
@@ -131,11 +136,10 @@ def proxy_ip(text: str) -> str:
         host, sep, port = hostport.rpartition(":")
     if not sep or not port.isdigit() or not 1 <= int(port) <= 65535:
         raise bad
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        raise Refusal(BAD_INPUT, "proxy must name an IP address, not a host name") from None
-    return str(address)
+    address = addresses.canonical(host)
+    if address is None:
+        raise Refusal(BAD_INPUT, "proxy must name an IP address, not a host name")
+    return address
 
 
 def developer_id(header: str | None) -> str | None:
