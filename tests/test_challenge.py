@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from passgate import challenge
-from passgate.signing import KeyRing
+from passgate.signing import KeyRing, b64encode, sign
 
 RING = KeyRing({"k1": b"k" * 32}, "k1")
 NOW = 1_800_000_000.0
@@ -94,3 +94,22 @@ def test_difficulty_sets_expected_work() -> None:
     ch = make(160_000)
     expected = ch.parts * (2**32 / ch.threshold)
     assert 0.95 * 160_000 <= expected <= 1.05 * 160_000
+
+
+def test_epoch_is_signed_and_optional() -> None:
+    """A challenge names the Redis epoch its node last saw; one without (the previous
+    release's seven fields) still decodes."""
+    ring = RING
+    bound = challenge.issue("sk", "shop.example", 2000, NOW, 60, epoch=1_800_000_000_123)
+    text = challenge.encode(bound, ring)
+    assert challenge.decode(text, ring, NOW).epoch == 1_800_000_000_123
+    tampered = text.replace("|1800000000123|", "|1800000000124|")
+    with pytest.raises(challenge.ChallengeError):
+        challenge.decode(tampered, ring, NOW)
+    legacy = challenge.issue("sk", "shop.example", 2000, NOW, 60)
+    signed = (
+        f"C1.sk|shop.example|{legacy.salt}|2000|{legacy.parts}|{legacy.expires}|{ring.current}"
+    )
+    old_text = signed + "." + b64encode(sign(ring.current_key, signed.encode()))
+    assert challenge.encode(legacy, ring) == old_text  # no epoch: the old form exactly
+    assert challenge.decode(old_text, ring, NOW).epoch is None

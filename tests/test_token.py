@@ -73,3 +73,12 @@ def test_garbage_is_refused_cleanly(text: str) -> None:
 def test_oversized_token_is_refused() -> None:
     with pytest.raises(token.TokenError):
         token.decode("P1_" + "a" * 5000, RING)
+
+
+def test_epoch_claim_is_bound_and_optional() -> None:
+    """A token names the Redis epoch it was minted under; tokens without one (the previous
+    release, or SQLite and PostgreSQL deployments) decode with none."""
+    tok = token.mint("sk", "shop.example", 1000.5, 120, epoch=1_800_000_000_123)
+    assert token.decode(token.encode(tok, RING), RING).epoch == 1_800_000_000_123
+    plain = token.mint("sk", "shop.example", 1000.5, 120)
+    assert token.decode(token.encode(plain, RING), RING).epoch is None

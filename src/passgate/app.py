@@ -28,6 +28,7 @@ log = logging.getLogger("passgate")
 access_log = logging.getLogger("passgate.access")
 
 PRUNE_EVERY = 30.0
+EPOCH_WATCH_SECONDS = 1.0
 
 
 class PassgateApp:
@@ -139,6 +140,19 @@ async def _upkeep(service: Service) -> None:
             log.exception("upkeep failed")
 
 
+async def _watch_epoch(service: Service) -> None:
+    """With Redis, read its epoch every second, so that the challenges this node issues name
+    the epoch another node started after a Redis restart (store.redis): such a challenge is
+    refused at most once. Ends at once on a store that needs no epoch."""
+    while True:
+        try:
+            if await service.spends.current_epoch() is None:
+                return
+        except StoreUnavailable:
+            pass  # the spend path reports it; the next look may find Redis back
+        await asyncio.sleep(EPOCH_WATCH_SECONDS)
+
+
 def routes(with_demo: bool) -> list[Route]:
     table = [
         Route("/", index),
@@ -175,15 +189,14 @@ def create_app(service: Service, demo_site: tuple[str, str] | None = None) -> Pa
         await service.ping()  # connects early; with Redis, starts its epoch if it has none
         task = asyncio.create_task(_upkeep(service))
         token_api = asyncio.create_task(tokenapi_upkeep.run(service))  # job worker, pruning
+        epoch = asyncio.create_task(_watch_epoch(service))
         try:
             yield
         finally:
-            task.cancel()
-            token_api.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            with contextlib.suppress(asyncio.CancelledError):
-                await token_api
+            for background in (task, token_api, epoch):
+                background.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await background
             await service.close()
 
     handlers: dict[Any, Any] = {404: not_found, 405: method_not_allowed, 500: server_error}

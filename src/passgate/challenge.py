@@ -35,6 +35,7 @@ class Challenge:
     parts: int
     expires: int  # unix seconds
     kid: str = ""
+    epoch: int | None = None  # the Redis epoch the issuing node last saw (store.redis)
 
     @property
     def threshold(self) -> int:
@@ -55,7 +56,14 @@ def parts_for(difficulty: int) -> int:
     return max(1, min(16, difficulty // 20_000))
 
 
-def issue(sitekey: str, host: str, difficulty: int, now: float, lifetime: int) -> Challenge:
+def issue(
+    sitekey: str,
+    host: str,
+    difficulty: int,
+    now: float,
+    lifetime: int,
+    epoch: int | None = None,
+) -> Challenge:
     return Challenge(
         sitekey=sitekey,
         host=host,
@@ -63,14 +71,19 @@ def issue(sitekey: str, host: str, difficulty: int, now: float, lifetime: int) -
         difficulty=difficulty,
         parts=parts_for(difficulty),
         expires=int(now) + lifetime,
+        epoch=epoch,
     )
 
 
 def encode(ch: Challenge, ring: KeyRing) -> str:
-    """`C1.` + the fields joined by `|` + `.` + base64url(HMAC-SHA256 of what precedes)."""
+    """`C1.` + the fields joined by `|` + `.` + base64url(HMAC-SHA256 of what precedes).
+
+    Fields: sitekey, host, salt, difficulty, parts, expires, [epoch,] key id. The epoch is
+    present only when known; challenges of the previous release have none."""
+    epoch = "" if ch.epoch is None else f"|{ch.epoch}"
     signed = (
         f"{PREFIX}{ch.sitekey}|{ch.host}|{ch.salt}|{ch.difficulty}|{ch.parts}|{ch.expires}"
-        f"|{ring.current}"
+        f"{epoch}|{ring.current}"
     )
     return signed + "." + b64encode(sign(ring.current_key, signed.encode()))
 
@@ -87,10 +100,12 @@ def decode(text: str, ring: KeyRing, now: float) -> Challenge:
         genuine = False
     if not genuine:
         raise ChallengeError("invalid")
+    fields = signed[len(PREFIX) :].split("|")
     try:
-        sitekey, host, salt, difficulty, parts, expires, kid = signed[len(PREFIX) :].split("|")
-        ch = Challenge(sitekey, host, salt, int(difficulty), int(parts), int(expires), kid)
-    except ValueError:  # signed by us, so never expected; refused all the same
+        epoch = int(fields.pop(6)) if len(fields) == 8 else None
+        sitekey, host, salt, difficulty, parts, expires, kid = fields
+        ch = Challenge(sitekey, host, salt, int(difficulty), int(parts), int(expires), kid, epoch)
+    except (ValueError, IndexError):  # signed by us, so never expected; refused all the same
         raise ChallengeError("invalid") from None
     if ch.expires < now:
         raise ChallengeError("expired")

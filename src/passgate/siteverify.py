@@ -150,9 +150,9 @@ async def verify(
 
     try:
         first = await service.spends.spend(
-            tok.spend_key, tok.expires_ms / 1000, issued_at=tok.issued_ms / 1000
+            tok.spend_key, tok.expires_ms / 1000, issued_at=tok.issued_ms / 1000, epoch=tok.epoch
         )
-    except SpendRefused:  # issued before Redis restarted empty: never verifiable again
+    except SpendRefused:  # minted before Redis restarted empty: never verifiable again
         return failure("expired-input-response")
     except StoreUnavailable:
         return failure("internal-error")

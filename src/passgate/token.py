@@ -33,6 +33,7 @@ class PassToken:
     source: str = "pow"  # "pow", or "key:NAME" for tokens minted by the token API
     mode: str = ""  # "invisible" or ""
     kid: str = ""
+    epoch: int | None = None  # the Redis epoch it was minted under (store.redis), if any
 
     @property
     def expires_ms(self) -> int:
@@ -56,6 +57,7 @@ def mint(
     bound_ip: str | None = None,
     source: str = "pow",
     mode: str = "",
+    epoch: int | None = None,
 ) -> PassToken:
     return PassToken(
         jti=secrets.token_hex(16),
@@ -67,6 +69,7 @@ def mint(
         bound_ip=bound_ip,
         source=source,
         mode=mode,
+        epoch=epoch,
     )
 
 
@@ -86,6 +89,8 @@ def encode(tok: PassToken, ring: KeyRing) -> str:
         claims["i"] = tok.bound_ip
     if tok.mode:
         claims["m"] = tok.mode
+    if tok.epoch is not None:
+        claims["e"] = tok.epoch
     payload = b64encode(json.dumps(claims, separators=(",", ":")).encode())
     signed = PREFIX + payload
     return signed + "." + b64encode(sign(ring.current_key, signed.encode()))
@@ -121,6 +126,7 @@ def decode(text: str, ring: KeyRing) -> PassToken:
             source=_str(claims["o"]),
             mode=_opt_str(claims.get("m")) or "",
             kid=kid,
+            epoch=_opt_int(claims.get("e")),
         )
     except (KeyError, TypeError):
         raise TokenError("malformed") from None
@@ -151,6 +157,10 @@ def _str(v: object) -> str:
 
 def _opt_str(v: object) -> str | None:
     return None if v is None else _str(v)
+
+
+def _opt_int(v: object) -> int | None:
+    return None if v is None else _int(v)
 
 
 def _int(v: object) -> int:

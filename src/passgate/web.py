@@ -87,10 +87,20 @@ CORS_RAW = [(k.lower().encode(), v.encode()) for k, v in CORS_HEADERS.items()]
 NO_STORE_CORS_RAW = [*CORS_RAW, (b"cache-control", b"no-store")]
 
 
-def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
-    """The widget endpoints' one error shape."""
+def error(
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    renew: bool = False,
+) -> Response:
+    """The widget endpoints' one error shape: `{"error", "message"}`, plus `"renew": true`
+    when the widget should silently fetch a fresh challenge and solve that instead."""
+    body: dict[str, Any] = {"error": code, "message": message}
+    if renew:
+        body["renew"] = True
     return JSONResponse(
-        {"error": code, "message": message},
+        body,
         status_code=status,
         headers={**CORS_HEADERS, **(headers or {})},
     )

@@ -9,9 +9,10 @@ import time
 from collections import Counter
 
 import pytest
+import redis.asyncio
+import redis.exceptions
 
 from .conftest import (
-    EPOCH_SETTLE,
     Cluster,
     client,
     codes,
@@ -39,12 +40,6 @@ def _tally(results: dict[str, list[dict[str, object]]], wins: Counter[str]) -> C
                 assert code in REFUSED, body
                 seen[code] += 1
     return seen
-
-
-async def _settled_tokens(http, cluster: Cluster, count: int) -> list[str]:
-    """Fresh tokens once Redis's new epoch is behind us (the first second is refused)."""
-    await asyncio.sleep(EPOCH_SETTLE)
-    return await mint(http, cluster, count)
 
 
 async def _universal(http, base: str, cluster: Cluster, api_token: str):
@@ -103,7 +98,6 @@ async def test_redis_killed_mid_load(cluster: Cluster) -> None:
         cluster.stores.redis.start()
         restarted = time.monotonic()
         recovered = await wait_ready(http, cluster)
-        await _settled_tokens(http, cluster, 0)
         fresh = await mint(http, cluster, 30)
         first_success = time.monotonic() - restarted
         await load
@@ -130,7 +124,6 @@ async def test_redis_killed_mid_load(cluster: Cluster) -> None:
 async def test_redis_restarted_empty_keeps_spent_tokens_refused(cluster: Cluster) -> None:
     async with client() as http:
         await wait_ready(http, cluster)
-        await asyncio.sleep(EPOCH_SETTLE)
         tokens = await mint(http, cluster, 20)
         for tok in tokens[:10]:
             assert (await verify(http, cluster.urls[0], cluster.secret, tok))["success"] is True
@@ -139,9 +132,79 @@ async def test_redis_restarted_empty_keeps_spent_tokens_refused(cluster: Cluster
         for tok in tokens:  # spent or not, issued before the restart: refused everywhere
             for body in await race(http, cluster, tok):
                 assert codes(body) == ["expired-input-response"], body
-        fresh = await _settled_tokens(http, cluster, 5)
+        fresh = await mint(http, cluster, 5)
         for tok in fresh:
             assert sum(b["success"] is True for b in await race(http, cluster, tok)) == 1
+
+
+async def _redis_answers(cluster: Cluster, timeout: float = 10) -> float:
+    """Waits until Redis answers PING, asking it directly (no node touches it); returns the
+    monotonic time it first answered."""
+    client = redis.asyncio.Redis.from_url(cluster.stores.redis.url, socket_timeout=0.2)
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if await client.ping():
+                    return time.monotonic()
+            except redis.exceptions.RedisError:
+                await asyncio.sleep(0.01)
+        raise AssertionError("Redis did not answer")
+    finally:
+        await client.aclose()
+
+
+async def _fresh_tokens_verify_at_once(http, cluster: Cluster, api_token: str, since: float):
+    """Minted on one node right after Redis came back empty, verified at once on another:
+    a token-API token and a widget token (challenge, solve and verify on three nodes)."""
+    a, b, c = cluster.urls
+    r = await _universal(http, a, cluster, api_token)
+    assert r.status_code == 200, r.text
+    api_tok = r.json()["data"]["generated_pass_UUID"]
+    widget_tok = await earn(http, b, cluster.sitekey, solve_on=c)
+    minted_after = time.monotonic() - since
+    assert (await verify(http, b, cluster.secret, api_tok))["success"] is True
+    assert (await verify(http, a, cluster.secret, widget_tok))["success"] is True
+    for tok in (api_tok, widget_tok):  # and still only once
+        for body in await race(http, cluster, tok):
+            assert codes(body) == ["already-seen-response"], body
+    assert minted_after < 3.0, minted_after  # these tests mean "right after"
+    return minted_after
+
+
+async def test_tokens_minted_right_after_redis_restarts_verify_at_once(cluster: Cluster) -> None:
+    api_token = _api_key(cluster, "after-restart")
+    async with client() as http:
+        await wait_ready(http, cluster)
+        before = await mint(http, cluster, 6)
+        assert (await verify(http, cluster.urls[0], cluster.secret, before[0]))["success"]
+        cluster.stores.restart_redis_empty()
+        back = await _redis_answers(cluster)
+        took = await _fresh_tokens_verify_at_once(http, cluster, api_token, back)
+        for tok in before:  # spent or not, minted before the restart: refused everywhere
+            for body in await race(http, cluster, tok):
+                assert codes(body) == ["expired-input-response"], body
+        # and the next tokens, within a second of the first spends after the restart
+        for tok in await mint(http, cluster, 6):
+            assert sum(b["success"] is True for b in await race(http, cluster, tok)) == 1
+    print(f"\nfirst tokens after the restart minted and verified {took:.2f}s after Redis answered")
+
+
+async def test_tokens_minted_right_after_a_flushall_verify_at_once(cluster: Cluster) -> None:
+    api_token = _api_key(cluster, "after-flush")
+    async with client() as http:
+        await wait_ready(http, cluster)
+        before = await mint(http, cluster, 4)
+        assert (await verify(http, cluster.urls[1], cluster.secret, before[0]))["success"]
+        flusher = redis.asyncio.Redis.from_url(cluster.stores.redis.url)
+        try:
+            await flusher.flushall()
+        finally:
+            await flusher.aclose()
+        await _fresh_tokens_verify_at_once(http, cluster, api_token, time.monotonic())
+        for tok in before:
+            for body in await race(http, cluster, tok):
+                assert codes(body) == ["expired-input-response"], body
 
 
 async def _postgres_restart(cluster: Cluster, spent_answer: str) -> None:
@@ -149,7 +212,6 @@ async def _postgres_restart(cluster: Cluster, spent_answer: str) -> None:
     admin = json.loads(cluster.cli("admin-token", "--json"))["token"]
     async with client() as http:
         await wait_ready(http, cluster)
-        await asyncio.sleep(EPOCH_SETTLE)
         tokens = await mint(http, cluster, 20)
         for tok in tokens[:10]:
             assert (await verify(http, cluster.urls[-1], cluster.secret, tok))["success"] is True

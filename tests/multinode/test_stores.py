@@ -82,11 +82,37 @@ async def test_redis_refuses_what_was_issued_before_its_epoch(redis_spends: Redi
 
 async def test_a_retried_redis_spend_still_wins(redis_spends: RedisSpends) -> None:
     epoch = await redis_spends.epoch()
-    args = [int((epoch + 1) * 1000), int((epoch + 60) * 1000), 1000, 60_000, "nonce-1"]
+    args = [int((epoch + 1) * 1000), int((epoch + 60) * 1000), 1000, 60_000, "nonce-1", ""]
     keys = [EPOCH_KEY, "passgate:spent:t:retry"]
-    assert await redis_spends._spend(keys=keys, args=args) == 1
-    assert await redis_spends._spend(keys=keys, args=args) == 1  # the same call again
-    assert await redis_spends._spend(keys=keys, args=[*args[:4], "nonce-2"]) == 0
+    current = int(epoch * 1000)
+    assert await redis_spends._spend(keys=keys, args=args) == [1, current]
+    assert await redis_spends._spend(keys=keys, args=args) == [1, current]  # the same again
+    assert await redis_spends._spend(keys=keys, args=[*args[:4], "nonce-2", ""]) == [0, current]
+
+
+async def test_redis_keys_minted_under_the_epoch_need_no_margin(redis_spends: RedisSpends) -> None:
+    """A key naming the current epoch is checked however soon after the epoch began; one
+    naming an earlier epoch is refused unless issued after this epoch began."""
+    await redis_spends.client.delete(EPOCH_KEY)
+    current = await redis_spends.current_epoch()
+    assert redis_spends.epoch_ms == current
+    now = time.time()
+    assert now < current / 1000  # still inside the epoch's one-second margin
+    assert await redis_spends.spend("t:bound", now + 60, now, epoch=current) is True
+    assert await redis_spends.spend("t:bound", now + 60, now, epoch=current) is False
+    with pytest.raises(SpendRefused):  # naming no epoch: the margin applies
+        await redis_spends.spend("t:unbound", now + 60, now)
+    with pytest.raises(SpendRefused):  # naming another epoch: the margin applies
+        await redis_spends.spend("t:stale", now + 60, now, epoch=current - 5000)
+    later = current / 1000 + 0.01
+    assert await redis_spends.spend("t:stale-late", later + 60, later, epoch=current - 5000)
+    await redis_spends.client.delete(EPOCH_KEY)  # a restart or a flush: a new epoch
+    await asyncio.sleep(0.01)
+    for key in ("t:bound", "t:fresh"):  # spent or not, minted under the old epoch: refused
+        with pytest.raises(SpendRefused):
+            await redis_spends.spend(key, now + 60, now, epoch=current)
+    assert redis_spends.epoch_ms is not None and redis_spends.epoch_ms > current
+    assert await redis_spends.spend("t:new", now + 60, now, epoch=redis_spends.epoch_ms)
 
 
 async def _answers(limiter: RateLimiter, bucket: str) -> list[tuple[bool, float]]:

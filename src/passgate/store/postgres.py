@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from passgate.store import StoreUnavailable
 from passgate.store.db import CONNECT_TIMEOUT, STATEMENT_TIMEOUT_MS, libpq_url
 from passgate.store.schema import rate_buckets
+from passgate.store.spent import DurableSpends
 from passgate.tokenapi import db as tokenapi_db
 from passgate.tokenapi import ratelimit
 from passgate.tokenapi.ratelimit import Take
@@ -43,7 +44,7 @@ T = TypeVar("T")
 Conn = psycopg.AsyncConnection[Any]
 
 
-class PostgresSpends:
+class PostgresSpends(DurableSpends):
     def __init__(self, database_url: str) -> None:
         self._url = libpq_url(database_url)
         self._conn: psycopg.AsyncConnection[Any] | None = None
@@ -52,8 +53,15 @@ class PostgresSpends:
         self._lock: asyncio.Lock | None = None
         self._closed = False
 
-    async def spend(self, key: str, expires_at: float, issued_at: float | None = None) -> bool:
-        """First use of `key` wins. `issued_at` is not needed: PostgreSQL forgets nothing."""
+    async def spend(
+        self,
+        key: str,
+        expires_at: float,
+        issued_at: float | None = None,
+        epoch: int | None = None,
+    ) -> bool:
+        """First use of `key` wins. `issued_at` and `epoch` are not needed: PostgreSQL
+        forgets nothing."""
         if self._closed:
             raise StoreUnavailable("spend store is closed")
         fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()

@@ -6,12 +6,21 @@ One Lua script does the whole spend atomically: check the epoch, then `SET key N
 The epoch answers the restart question. Redis run as a cache (no RDB, no AOF) forgets every
 spent key when it restarts, which would reopen spent tokens. So the script keeps
 `passgate:epoch`, a key with no expiry: when it is missing, Redis has lost its data set
-(restart, flush or failover to an empty replica), and the script sets it to Redis's own
-clock (`TIME`) plus a one-second margin for clock skew between nodes and Redis. Any key
-issued before the epoch is refused for good (`SpendRefused`: siteverify answers
-`expired-input-response`, the widget asks for a fresh challenge). Tokens live two minutes
-by default, so a restart costs at most one fresh solve for the tokens then in flight, and
-no spent token is ever accepted again.
+(restart, flush or failover to an empty replica), and the script starts a new epoch, whose
+value is Redis's own clock (`TIME`, ms) plus a one-second margin.
+
+What is minted names the epoch it was minted under: a token minted at `/1/solve` carries the
+epoch its challenge was spent under, one minted by the token API the epoch read just before,
+and a challenge the epoch this node last saw. A key that names an epoch is accepted only in
+that epoch: a restart or flush starts a new one, so everything issued before it is refused
+for good (`SpendRefused`: siteverify answers `expired-input-response`, the widget silently
+asks for a fresh challenge), and everything minted after it verifies at once on every node,
+however soon after the restart. A key that names another epoch, or none (issued by the
+previous release), falls back to the clock: it is accepted only when issued after the
+current epoch's value, which is as safe as the clock margin. A challenge issued by a node
+that has not yet seen the new epoch (it looks every second) is refused once: the widget's
+next `/1/challenge` asks with `renew`, and the node reads the epoch from Redis for it. No
+spent token is ever accepted again.
 
 Redis must not evict: `maxmemory-policy noeviction` (an evicted spend key would reopen its
 token). A warning is logged at the first connection when the policy says otherwise.
@@ -39,14 +48,16 @@ SOCKET_TIMEOUT = 1.0  # seconds; an unreachable Redis fails a request closed wit
 MAX_CONNECTIONS = 64
 PREFIX = "passgate:"
 EPOCH_KEY = PREFIX + "epoch"
-EPOCH_MARGIN_MS = 1000  # refuse what nodes issued up to a second after the epoch began
+EPOCH_MARGIN_MS = 1000  # unbound keys: refuse what nodes issued up to a second after it began
 TTL_MARGIN_MS = 60_000  # keys outlive their token by a minute, for clock skew across nodes
 MAX_LIFETIME = 3600  # a site's longest token lifetime: the conservative issue time
 
 # KEYS[1] epoch key, KEYS[2] spend key; ARGV[1] issued (ms), ARGV[2] expiry (ms),
 # ARGV[3] epoch margin (ms), ARGV[4] TTL margin (ms), ARGV[5] this call's nonce (the value
-# stored, so a retry of a call whose reply was lost still wins). Returns 1 first use, 0 used,
-# -1 issued before the epoch.
+# stored, so a retry of a call whose reply was lost still wins), ARGV[6] the epoch the key
+# was minted under, or "" when it names none. A key is checked when it names the current
+# epoch, or was issued after the epoch began (its margin included). Returns {result,
+# epoch}: result 1 first use, 0 used, -1 minted before the current epoch.
 SPEND_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -55,20 +66,20 @@ if not epoch then
   epoch = now + tonumber(ARGV[3])
   redis.call('SET', KEYS[1], epoch)
 end
-if tonumber(ARGV[1]) < epoch then
-  return -1
+if tonumber(ARGV[1]) < epoch and tonumber(ARGV[6] ~= '' and ARGV[6] or -1) ~= epoch then
+  return {-1, epoch}
 end
 local ttl = tonumber(ARGV[2]) - now + tonumber(ARGV[4])
 if ttl < 1000 then
   ttl = 1000
 end
 if redis.call('SET', KEYS[2], ARGV[5], 'NX', 'PX', ttl) then
-  return 1
+  return {1, epoch}
 end
 if redis.call('GET', KEYS[2]) == ARGV[5] then
-  return 1
+  return {1, epoch}
 end
-return 0
+return {0, epoch}
 """
 
 EPOCH_LUA = """
@@ -106,9 +117,17 @@ class RedisSpends:
         self._spend = self.client.register_script(SPEND_LUA)
         self._epoch = self.client.register_script(EPOCH_LUA)
         self._checked_policy = False
+        self.epoch_ms: int | None = None  # the epoch this node last saw
 
-    async def spend(self, key: str, expires_at: float, issued_at: float | None = None) -> bool:
-        """First use wins; raises SpendRefused for keys issued before Redis last restarted."""
+    async def spend(
+        self,
+        key: str,
+        expires_at: float,
+        issued_at: float | None = None,
+        epoch: int | None = None,
+    ) -> bool:
+        """First use wins; raises SpendRefused for keys minted under an earlier epoch (or,
+        naming none, issued before Redis last restarted)."""
         if issued_at is None:
             issued_at = expires_at - MAX_LIFETIME
         args: list[int | str] = [
@@ -117,15 +136,19 @@ class RedisSpends:
             EPOCH_MARGIN_MS,
             TTL_MARGIN_MS,
             secrets.token_hex(8),
+            "" if epoch is None else int(epoch),
         ]
         try:
-            result = await self._spend(keys=[EPOCH_KEY, PREFIX + "spent:" + key], args=args)
+            result, current = await self._spend(
+                keys=[EPOCH_KEY, PREFIX + "spent:" + key], args=args
+            )
         except (RedisError, OSError) as exc:
             raise StoreUnavailable(f"Redis: {type(exc).__name__}: {exc}") from None
+        self.epoch_ms = int(current)
         if not self._checked_policy:
             await self._check_policy()
         if result == -1:
-            raise SpendRefused("issued before Redis's current epoch (Redis restarted empty)")
+            raise SpendRefused("minted before Redis's current epoch (Redis restarted empty)")
         return bool(result == 1)
 
     async def prune(self, now: float) -> int:
@@ -133,18 +156,21 @@ class RedisSpends:
 
     async def ping(self) -> None:
         """Reachable and writable, with the epoch in place."""
-        try:
-            await self._epoch(keys=[EPOCH_KEY], args=[EPOCH_MARGIN_MS])
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable(f"Redis: {type(exc).__name__}: {exc}") from None
+        await self.current_epoch()
 
     async def epoch(self) -> float:
-        """The current epoch, in unix seconds (set now if Redis has none)."""
+        """The current epoch's value, in unix seconds (started now if Redis has none)."""
+        return await self.current_epoch() / 1000
+
+    async def current_epoch(self) -> int:
+        """The current epoch (ms), read from Redis now, started if Redis has none; what a
+        token minted now binds. Raises StoreUnavailable."""
         try:
             value: Any = await self._epoch(keys=[EPOCH_KEY], args=[EPOCH_MARGIN_MS])
         except (RedisError, OSError) as exc:
             raise StoreUnavailable(f"Redis: {type(exc).__name__}: {exc}") from None
-        return int(value) / 1000
+        self.epoch_ms = int(value)
+        return self.epoch_ms
 
     async def close(self) -> None:
         try:

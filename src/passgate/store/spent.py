@@ -15,10 +15,25 @@ from passgate.store import StoreUnavailable
 
 
 class Spends(Protocol):
-    async def spend(self, key: str, expires_at: float, issued_at: float | None = None) -> bool:
+    epoch_ms: int | None  # the epoch last seen (Redis only; see store.redis), without I/O
+
+    async def spend(
+        self,
+        key: str,
+        expires_at: float,
+        issued_at: float | None = None,
+        epoch: int | None = None,
+    ) -> bool:
         """Record `key` as used; True only for the first use. Raises StoreUnavailable, or
-        SpendRefused when the set cannot vouch for keys issued at `issued_at` (Redis that
-        restarted empty since); `issued_at` None means "as early as the key could be"."""
+        SpendRefused when the set cannot vouch for the key: it was minted under `epoch` and
+        the set has lost its memory since (Redis restarted empty), or, naming no epoch, it
+        was issued at `issued_at` before that; `issued_at` None means "as early as the key
+        could be"."""
+        ...
+
+    async def current_epoch(self) -> int | None:
+        """The epoch a key minted now should name, read from the set (None: a set that
+        never forgets, which needs none). Raises StoreUnavailable."""
         ...
 
     async def prune(self, now: float) -> int:
@@ -30,7 +45,16 @@ class Spends(Protocol):
     async def close(self) -> None: ...
 
 
-class SqliteSpends:
+class DurableSpends:
+    """What a set that never forgets (SQLite, PostgreSQL) answers about epochs: none."""
+
+    epoch_ms: int | None = None
+
+    async def current_epoch(self) -> int | None:
+        return None
+
+
+class SqliteSpends(DurableSpends):
     """Spends written on the event loop's own thread, grouped: every spend that arrives in one
     loop tick shares one transaction and one commit. No thread hand-off on the hot path.
 
@@ -54,7 +78,13 @@ class SqliteSpends:
         self._checkpointed = time.monotonic()
         self._checkpointing = False
 
-    async def spend(self, key: str, expires_at: float, issued_at: float | None = None) -> bool:
+    async def spend(
+        self,
+        key: str,
+        expires_at: float,
+        issued_at: float | None = None,
+        epoch: int | None = None,
+    ) -> bool:
         if self._closed:
             raise StoreUnavailable("spend store is closed")
         loop = asyncio.get_running_loop()

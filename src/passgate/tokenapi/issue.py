@@ -108,7 +108,7 @@ async def take(service: Service, permit: Permit, now: float) -> None:
         raise Refusal(RATE_LIMITED, retry_after=answer.retry_after)
 
 
-def mint(
+async def mint(
     service: Service,
     permit: Permit,
     now: float,
@@ -116,10 +116,16 @@ def mint(
     invisible: bool = False,
     bound_ip: str | None = None,
 ) -> Minted:
-    """The pass token for a permit; `bound_ip` is kept only where the site binds to the IP."""
+    """The pass token for a permit; `bound_ip` is kept only where the site binds to the IP.
+    With Redis, the token names the epoch read now, so it verifies at once even just after
+    Redis restarted. Raises Refusal(STORE_UNAVAILABLE) when the epoch cannot be read."""
     if permit.test is not None:
         return Minted(permit.test.token, "E0_" + permit.test.token, None)
     assert permit.site is not None
+    try:
+        epoch = await service.spends.current_epoch()
+    except StoreUnavailable:
+        raise Refusal(STORE_UNAVAILABLE) from None
     tok = token.mint(
         permit.sitekey,
         permit.hostname,
@@ -129,6 +135,7 @@ def mint(
         bound_ip=bound_ip if permit.site.bind_ip else None,
         source="key:" + permit.key.name,
         mode="invisible" if invisible else "",
+        epoch=epoch,
     )
     ring = service.ring
     return Minted(token.encode(tok, ring), token.response_key(tok, ring), tok.jti)

@@ -232,6 +232,9 @@ async def attempt(service: Service, job_id: int, now: float | None = None) -> st
             raise Refusal(REVOKED_KEY)
         permit = await issue.authorize(service, key, job.sitekey, "https://" + job.hostname, now)
         await issue.take(service, permit, now)
+        minted = await issue.mint(
+            service, permit, now, rqdata=job.rqdata, invisible=job.invisible, bound_ip=job.bound_ip
+        )
     except Refusal as exc:
         if exc.outcome is RATE_LIMITED:
             await db.write(
@@ -242,9 +245,6 @@ async def attempt(service: Service, job_id: int, now: float | None = None) -> st
             raise StoreUnavailable("store unavailable") from None  # the lease lapses; retried
         await db.write(store.engine, store.finish, job, now, exc.outcome.code)
         return FAIL
-    minted = issue.mint(
-        service, permit, now, rqdata=job.rqdata, invisible=job.invisible, bound_ip=job.bound_ip
-    )
     ekey = minted.ekey if job.need_ekey else None
     await db.write(
         store.engine, store.finish, job, now, OK.code, minted.token, ekey, minted.token_id

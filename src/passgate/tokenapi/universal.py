@@ -83,7 +83,7 @@ async def endpoint(request: Request) -> Response:
         req = fields.universal(await read_object(request, service))
         permit = await issue.authorize(service, key, req.sitekey, req.referer, now)
         await issue.take(service, permit, now)
-        minted = issue.mint(
+        minted = await issue.mint(
             service,
             permit,
             now,

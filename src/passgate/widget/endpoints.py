@@ -64,8 +64,17 @@ async def issue_challenge(request: Request) -> Response:
         return error(403, "invalid-data", "unknown sitekey")
     if not site.allows(host):
         return error(403, "invalid-data", f"this sitekey is not allowed on {host}")
+    try:  # a widget renewing a challenge refused as stale gets one in the current epoch
+        epoch = await service.spends.current_epoch() if data.get("renew") is True else None
+    except StoreUnavailable:
+        return error(503, "network-error", "the store is unavailable; try again")
     ch = challenge.issue(
-        sitekey, host, site.difficulty, time.time(), service.config.challenge_lifetime
+        sitekey,
+        host,
+        site.difficulty,
+        time.time(),
+        service.config.challenge_lifetime,
+        epoch=epoch if epoch is not None else service.spends.epoch_ms,
     )
     return ok(
         {
@@ -109,10 +118,13 @@ async def solve(request: Request) -> Response:
         if site is None:
             return error(403, "invalid-data", "unknown sitekey")
         first = await service.spends.spend(
-            ch.spend_key, ch.expires, issued_at=ch.expires - service.config.challenge_lifetime
+            ch.spend_key,
+            ch.expires,
+            issued_at=ch.expires - service.config.challenge_lifetime,
+            epoch=ch.epoch,
         )
     except SpendRefused:  # issued before Redis restarted empty: ask for a fresh challenge
-        return error(400, "challenge-error", "the challenge is expired")
+        return error(400, "challenge-error", "the challenge predates the store", renew=True)
     except StoreUnavailable:
         return error(503, "network-error", "the store is unavailable; try again")
     if not first:
@@ -125,6 +137,7 @@ async def solve(request: Request) -> Response:
         rqdata=rqdata or None,
         bound_ip=client_ip(request, service.trusted_proxies),
         mode=mode,
+        epoch=service.spends.epoch_ms,  # what the challenge's spend just saw
     )
     encoded = token.encode(tok, service.ring)
     return ok(

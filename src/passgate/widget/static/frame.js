@@ -152,20 +152,7 @@
     show("working", "", "");
     progress(0);
     send("open");
-    api("challenge", { sitekey: sitekey, host: host })
-      .then(function (c) {
-        if (mine !== run) return;
-        if (c.token) return c;
-        var left = c.expires * 1000 - Date.now();
-        if (left > 0) timer = setTimeout(expire, left); // unless the clocks disagree
-        return solve(c, mine).then(function (nonces) {
-          if (mine !== run) return;
-          var body = { challenge: c.challenge, nonces: nonces };
-          if (rqdata != null) body.rqdata = rqdata;
-          if (size === "invisible") body.mode = "invisible";
-          return api("solve", body);
-        });
-      })
+    earn(mine, 1)
       .then(function (r) {
         if (mine !== run || !r) return;
         stop();
@@ -189,6 +176,34 @@
       });
   }
 
+  // Fetch a challenge, solve it and trade the solution for a token. A solution the server
+  // answers with `renew` (its challenge predates the store) is replaced by a fresh
+  // challenge, silently, `renewals` times at most.
+  function earn(mine, renewals, renew) {
+    var ask = { sitekey: sitekey, host: host };
+    if (renew) ask.renew = true;
+    return api("challenge", ask)
+      .then(function (c) {
+        if (mine !== run) return;
+        if (c.token) return c;
+        var left = c.expires * 1000 - Date.now();
+        clearTimeout(timer);
+        if (left > 0) timer = setTimeout(expire, left); // unless the clocks disagree
+        return solve(c, mine).then(function (nonces) {
+          if (mine !== run) return;
+          var body = { challenge: c.challenge, nonces: nonces };
+          if (rqdata != null) body.rqdata = rqdata;
+          if (size === "invisible") body.mode = "invisible";
+          return api("solve", body);
+        });
+      })
+      .catch(function (err) {
+        if (mine === run && err && err.renew && renewals > 0)
+          return earn(mine, renewals - 1, true);
+        throw err;
+      });
+  }
+
   function expire() {
     stop();
     show("error", T.failed, T.expired);
@@ -209,7 +224,10 @@
         return res.json().then(
           function (data) {
             if (res.ok) return data;
-            throw { code: res.status === 429 ? "rate-limited" : data.error };
+            throw {
+              code: res.status === 429 ? "rate-limited" : data.error,
+              renew: data.renew === true,
+            };
           },
           function () {
             throw {
