@@ -6,8 +6,6 @@
  * endpoint; sentry, custom, assethost, imghost, reportapi, host and uj are ignored. */
 (function () {
   "use strict";
-  if (window.hcaptcha && window.hcaptcha.passgate) return; // loaded twice
-
   var script =
     document.currentScript ||
     document.querySelector(
@@ -15,6 +13,27 @@
     );
   var src = new URL(script ? script.src : "/1/api.js", location.href);
   var opt = src.searchParams;
+  var onload = opt.get("onload");
+
+  // Calls the onload function once the page is parsed; a script that runs later may define
+  // it (async scripts run in any order), so it is looked for again for 10 s.
+  function ready() {
+    var left = 100;
+    (function call() {
+      if (!onload) return;
+      if (typeof window[onload] === "function") window[onload]();
+      else if (left--) setTimeout(call, 100);
+    })();
+  }
+  function parsed(f) {
+    if (document.readyState === "loading")
+      document.addEventListener("DOMContentLoaded", f);
+    else setTimeout(f);
+  }
+  // Loaded twice (a wrapper adding the script to a page that has it): one set of globals and
+  // widgets, but this copy's onload is called too.
+  if (window.hcaptcha && window.hcaptcha.passgate) return parsed(ready);
+
   // The API base: `endpoint`, else where this script came from (keeping any path prefix).
   var base = (
     opt.get("endpoint") ||
@@ -31,16 +50,36 @@
     "close-callback",
     "error-callback",
   ];
-  var widgets = {};
+  var widgets = Object.create(null);
+  var known = Object.create(null); // every id ever rendered
   var order = [];
 
   function fail(text) {
     throw new Error("[passgate] " + text);
   }
 
-  // The widget for an id, or the first one when no id is given.
+  // The widget for an id, or the first one when no id is given. A widget whose container or
+  // frame has left the document (a framework tore it down) counts as removed; one rendered
+  // into a container not yet in the document waits for it.
   function find(id) {
+    order.slice().forEach(function (i) {
+      var w = widgets[i];
+      if (w.el.isConnected && w.frame.isConnected) w.seen = true;
+      else if (w.seen || w.win) drop(w);
+    });
     return widgets[id == null || id === "" ? order[0] : id];
+  }
+
+  function drop(w) {
+    clearTimeout(w.timer);
+    settle(w, false, "challenge-closed");
+    w.nodes.forEach(function (n) {
+      n.remove();
+    });
+    if (w.click) w.el.removeEventListener("click", w.click);
+    w.el.removeAttribute("data-hcaptcha-widget-id");
+    delete widgets[w.id];
+    order.splice(order.indexOf(w.id), 1);
   }
 
   function callback(w, name, arg) {
@@ -60,9 +99,11 @@
     }
   }
 
+  // Messages wait while the frame loads, and load again when the page moves the frame.
   function send(w, msg) {
     msg.source = "passgate";
-    if (w.ready) w.frame.contentWindow.postMessage(msg, ORIGIN);
+    var win = w.frame.contentWindow;
+    if (win && win === w.win) win.postMessage(msg, ORIGIN);
     else w.queue.push(msg);
   }
 
@@ -83,14 +124,41 @@
     clearTimeout(w.timer);
   }
 
+  function expire(w) {
+    setToken(w, "", "");
+    send(w, { type: "expired" });
+    callback(w, "expired-callback");
+  }
+
+  // Timers sleep with the tab and the device: on waking, on focus and before a form is
+  // sent, a token past its lifetime leaves the fields.
+  function sweep() {
+    find();
+    order.slice().forEach(function (id) {
+      var w = widgets[id];
+      if (w && w.token && Date.now() >= w.until) expire(w);
+    });
+  }
+  ["visibilitychange", "pageshow", "focus", "submit"].forEach(function (t) {
+    window.addEventListener(t, sweep, true);
+  });
+
   function render(container, config) {
     var el =
       typeof container === "string"
         ? document.getElementById(container)
         : container;
     if (!el || !el.appendChild) fail("container not found: " + container);
-    var old = el.getAttribute("data-hcaptcha-widget-id");
-    if (old && widgets[old]) return old;
+    // Rendering into a rendered container replaces its widget; the frame and fields of a
+    // copied container (a restored snapshot, a clone) are taken out.
+    find();
+    var old = widgets[el.getAttribute("data-hcaptcha-widget-id")];
+    if (old && old.el === el) drop(old);
+    el.querySelectorAll(
+      ":scope>iframe[data-hcaptcha-widget-id],:scope>textarea[id*=captcha-response-]",
+    ).forEach(function (n) {
+      n.remove();
+    });
     var cfg = {};
     var data = el.dataset;
     ["sitekey", "theme", "size", "tabindex", "hl"].forEach(function (k) {
@@ -107,13 +175,14 @@
     var size = bound ? "invisible" : SIZES[cfg.size] ? cfg.size : "normal";
     var id = Math.random().toString(36).slice(2, 12);
     var box = el;
+    var click = function (e) {
+      e.preventDefault();
+      execute(id);
+    };
     if (bound) {
       box = document.createElement("span");
       el.after(box);
-      el.addEventListener("click", function (e) {
-        e.preventDefault();
-        if (widgets[id]) execute(id);
-      });
+      el.addEventListener("click", click);
     }
     var frame = document.createElement("iframe");
     var params = new URLSearchParams({
@@ -127,6 +196,7 @@
     });
     frame.src = base + "/1/frame?" + params;
     frame.title = "passgate human check";
+    frame.setAttribute("data-hcaptcha-widget-id", id);
     frame.setAttribute("scrolling", "no");
     if (cfg.tabindex != null) frame.setAttribute("tabindex", cfg.tabindex);
     frame.style.border = "0";
@@ -147,7 +217,9 @@
       cfg: cfg,
       frame: frame,
       size: size,
+      seen: el.isConnected,
       nodes: [bound ? box : frame],
+      click: bound && click,
       fields: [],
       queue: [],
       pending: [],
@@ -169,39 +241,39 @@
       if (!bound) w.nodes.push(ta);
     });
     widgets[id] = w;
+    known[id] = 1;
     order.push(id);
     return id;
   }
 
+  // Only the current frame of a live widget is heard: a removed widget's is not.
   window.addEventListener("message", function (e) {
-    if (e.origin !== ORIGIN || !e.data || e.data.source !== "passgate") return;
-    var w;
-    for (var i = 0; i < order.length; i++) {
-      if (widgets[order[i]].frame.contentWindow === e.source)
-        w = widgets[order[i]];
-    }
-    if (!w) return;
     var m = e.data;
+    var w = m && m.source === "passgate" && widgets[m.id];
+    if (e.origin !== ORIGIN || !w || w.frame.contentWindow !== e.source) return;
     if (m.type === "ready") {
-      w.ready = true;
+      if (w.win) {
+        // The frame loaded again (its container moved): it resumes where it was.
+        var back = { type: w.running ? "execute" : w.token ? "done" : "data" };
+        if (w.data != null) back.rqdata = w.data;
+        w.queue.unshift(back);
+      }
+      w.win = e.source;
       w.queue.splice(0).forEach(function (msg) {
         send(w, msg);
       });
     } else if (m.type === "open") {
-      w.running = true;
       if (w.size === "invisible") w.frame.style.display = "";
-      callback(w, "open-callback");
+      if (w.running !== 2) callback(w, "open-callback"); // not again for a resumed run
+      w.running = 2;
     } else if (m.type === "token" && typeof m.response === "string") {
       w.running = false;
+      w.data = null;
       setToken(w, m.response, m.key || "");
-      w.timer = setTimeout(
-        function () {
-          setToken(w, "", "");
-          send(w, { type: "expired" });
-          callback(w, "expired-callback");
-        },
-        (m.expires_in || 120) * 1000,
-      );
+      w.until = Date.now() + (m.expires_in || 120) * 1000;
+      w.timer = setTimeout(function () {
+        if (find(w.id) === w) expire(w);
+      }, w.until - Date.now());
       if (w.size === "invisible") {
         setTimeout(function () {
           if (w.token) w.frame.style.display = "none";
@@ -229,14 +301,17 @@
     var w = find(id);
     if (!w) {
       var code =
-        order.length && id != null ? "invalid-captcha-id" : "missing-captcha";
+        id == null || id === "" ? "missing-captcha" : "invalid-captcha-id";
       if (opts.async) return Promise.reject(code);
+      if (known[id]) return; // removed: its wrapper may not know yet
       fail(code);
     }
-    if (!w.running) setToken(w, "", "");
-    w.running = true;
+    if (!w.running) {
+      setToken(w, "", "");
+      w.running = 1; // 2 once the frame says the challenge is open
+    }
     var msg = { type: "execute" };
-    if (opts.rqdata != null) msg.rqdata = String(opts.rqdata);
+    if (opts.rqdata != null) msg.rqdata = w.data = String(opts.rqdata);
     send(w, msg);
     if (opts.async) {
       return new Promise(function (resolve, reject) {
@@ -263,14 +338,7 @@
     },
     remove: function (id) {
       var w = find(id);
-      if (!w) return;
-      stop(w, "reset");
-      w.nodes.forEach(function (n) {
-        n.remove();
-      });
-      w.el.removeAttribute("data-hcaptcha-widget-id");
-      delete widgets[w.id];
-      order.splice(order.indexOf(w.id), 1);
+      if (w) drop(w);
     },
     close: function (id) {
       var w = find(id);
@@ -282,10 +350,12 @@
       settle(w, false, "challenge-closed");
     },
     getResponse: function (id) {
+      sweep();
       var w = find(id);
       return w ? w.token : "";
     },
     getRespKey: function (id) {
+      sweep();
       var w = find(id);
       return w ? w.key : "";
     },
@@ -296,7 +366,7 @@
       }
       var w = find(id);
       if (w && data && data.rqdata != null)
-        send(w, { type: "data", rqdata: String(data.rqdata) });
+        send(w, { type: "data", rqdata: (w.data = String(data.rqdata)) });
     },
   };
   window.hcaptcha = hcaptcha;
@@ -321,10 +391,7 @@
         }
       });
     }
-    var onload = opt.get("onload");
-    if (onload && typeof window[onload] === "function") window[onload]();
+    ready();
   }
-  if (document.readyState === "loading")
-    document.addEventListener("DOMContentLoaded", boot);
-  else setTimeout(boot);
+  parsed(boot);
 })();

@@ -318,6 +318,10 @@
       stop();
       show("idle", T.human, "");
       fill.style.width = "0";
+    } else if (m.type === "done" && state === "idle") {
+      // loaded again (the page moved the frame) while the page holds a token from it
+      show("done", T.done, "");
+      fill.style.width = "100%";
     } else if (m.type === "expired" && state === "done") {
       show("idle", T.human, T.expired);
       fill.style.width = "0";
