@@ -124,7 +124,9 @@ async def test_forwarded_mapped_client_is_bound_as_ipv4(proxied) -> None:
     service, client = proxied
     sitekey, secret = _bound_site(service)
     xff = {"X-Forwarded-For": "::ffff:203.0.113.7"}
-    r = await client.post("/1/challenge", json={"sitekey": sitekey, "host": "shop.example"})
+    r = await client.post(
+        "/1/challenge", json={"sitekey": sitekey, "host": "shop.example"}, headers=xff
+    )
     data = r.json()
     ch = challenge.Challenge(
         sitekey, "shop.example", data["salt"], data["difficulty"], data["parts"], data["expires"]

@@ -97,8 +97,8 @@ def test_difficulty_sets_expected_work() -> None:
 
 
 def test_epoch_is_signed_and_optional() -> None:
-    """A challenge names the Redis epoch its node last saw; one without (the previous
-    release's seven fields) still decodes."""
+    """A challenge names the Redis epoch its node last saw; the previous release's (`C1.`,
+    seven fields) still decode, with no epoch, issue time or prefix."""
     ring = RING
     bound = challenge.issue("sk", "shop.example", 2000, NOW, 60, epoch=1_800_000_000_123)
     text = challenge.encode(bound, ring)
@@ -111,5 +111,20 @@ def test_epoch_is_signed_and_optional() -> None:
         f"C1.sk|shop.example|{legacy.salt}|2000|{legacy.parts}|{legacy.expires}|{ring.current}"
     )
     old_text = signed + "." + b64encode(sign(ring.current_key, signed.encode()))
-    assert challenge.encode(legacy, ring) == old_text  # no epoch: the old form exactly
-    assert challenge.decode(old_text, ring, NOW).epoch is None
+    old = challenge.decode(old_text, ring, NOW)
+    assert old.epoch is None and old.issued_ms is None and old.prefix == ""
+    assert old.salt == legacy.salt and old.difficulty == 2000
+
+
+def test_issue_time_and_prefix_are_signed() -> None:
+    ch = challenge.issue("sk", "shop.example", 2000, NOW + 0.25, 60, prefix="0123456789abcdef")
+    text = challenge.encode(ch, RING)
+    back = challenge.decode(text, RING, NOW)
+    assert back.issued_ms == int((NOW + 0.25) * 1000) and back.prefix == "0123456789abcdef"
+    for old, new in (
+        ("|0123456789abcdef|", "|0123456789abcdee|"),
+        (f"|{back.issued_ms}|", f"|{back.issued_ms - 60_000}|"),
+        ("|2000|", "|200|"),
+    ):
+        with pytest.raises(challenge.ChallengeError):
+            challenge.decode(text.replace(old, new), RING, NOW)

@@ -29,7 +29,7 @@ async def test_challenge_carries_the_site_difficulty(
     service.forget_sites()
     data = await fetch(client, site.sitekey)
     assert data["difficulty"] == 3000
-    assert data["challenge"].startswith("C1.")
+    assert data["challenge"].startswith("C2.")
 
 
 async def test_subdomains_of_allowed_hosts_pass(client, site: SiteCreds) -> None:

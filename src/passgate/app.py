@@ -29,6 +29,7 @@ access_log = logging.getLogger("passgate.access")
 
 PRUNE_EVERY = 30.0
 EPOCH_WATCH_SECONDS = 1.0
+COUNTER_FLUSH_SECONDS = 1.0
 
 
 class PassgateApp:
@@ -86,11 +87,11 @@ async def readyz(request: Request) -> Response:
     """Ready when every store answers: the database and the spend set (Redis when set)."""
     service: Service = request.app.state.service
     stores = await service.ping()
+    warnings = ["untrusted_forwarded_for"] if service.untrusted_forwarded_for else []
     if not all(stores.values()):
-        return JSONResponse(
-            {"ok": False, "error": "store_unavailable", "stores": stores}, status_code=503
-        )
-    return JSONResponse({"ok": True})
+        body: dict[str, Any] = {"ok": False, "error": "store_unavailable", "stores": stores}
+        return JSONResponse({**body, **({"warnings": warnings} if warnings else {})}, 503)
+    return JSONResponse({"ok": True, **({"warnings": warnings} if warnings else {})})
 
 
 async def index(request: Request) -> Response:
@@ -138,6 +139,23 @@ async def _upkeep(service: Service) -> None:
             log.warning("upkeep: store unavailable: %s", exc)
         except Exception:  # noqa: BLE001 - upkeep must outlive any one failure
             log.exception("upkeep failed")
+
+
+async def _abuse_upkeep(service: Service) -> None:
+    """Flush the challenges issued per prefix every second, and prune quiet counters every
+    PRUNE_EVERY seconds (abuse.counters)."""
+    pruned = time.monotonic()
+    while True:
+        await asyncio.sleep(COUNTER_FLUSH_SECONDS)
+        try:
+            await service.counters.flush(time.time())
+            if time.monotonic() - pruned >= PRUNE_EVERY:
+                pruned = time.monotonic()
+                await service.counters.prune(time.time())
+        except StoreUnavailable as exc:
+            log.warning("abuse counters: store unavailable: %s", exc)
+        except Exception:  # noqa: BLE001 - upkeep must outlive any one failure
+            log.exception("abuse counter upkeep failed")
 
 
 async def _watch_epoch(service: Service) -> None:
@@ -190,10 +208,11 @@ def create_app(service: Service, demo_site: tuple[str, str] | None = None) -> Pa
         task = asyncio.create_task(_upkeep(service))
         token_api = asyncio.create_task(tokenapi_upkeep.run(service))  # job worker, pruning
         epoch = asyncio.create_task(_watch_epoch(service))
+        abuse = asyncio.create_task(_abuse_upkeep(service))
         try:
             yield
         finally:
-            for background in (task, token_api, epoch):
+            for background in (task, token_api, epoch, abuse):
                 background.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await background

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from passgate.signing import KeyRing, b64decode, b64encode, sign, verify
 
-PREFIX = "C1."
+PREFIX = "C2."
+LEGACY_PREFIX = "C1."  # the previous release's challenges: no issue time, no prefix
 MAX_ENCODED = 1024
 MAX_PARTS = 64
 
@@ -36,6 +37,8 @@ class Challenge:
     expires: int  # unix seconds
     kid: str = ""
     epoch: int | None = None  # the Redis epoch the issuing node last saw (store.redis)
+    issued_ms: int | None = None  # unix ms; None on the previous release's challenges
+    prefix: str = ""  # the keyed hash of the client prefix it was issued to (abuse.prefix)
 
     @property
     def threshold(self) -> int:
@@ -63,6 +66,7 @@ def issue(
     now: float,
     lifetime: int,
     epoch: int | None = None,
+    prefix: str = "",
 ) -> Challenge:
     return Challenge(
         sitekey=sitekey,
@@ -72,25 +76,31 @@ def issue(
         parts=parts_for(difficulty),
         expires=int(now) + lifetime,
         epoch=epoch,
+        issued_ms=int(now * 1000),
+        prefix=prefix,
     )
 
 
 def encode(ch: Challenge, ring: KeyRing) -> str:
-    """`C1.` + the fields joined by `|` + `.` + base64url(HMAC-SHA256 of what precedes).
+    """`C2.` + the fields joined by `|` + `.` + base64url(HMAC-SHA256 of what precedes).
 
-    Fields: sitekey, host, salt, difficulty, parts, expires, [epoch,] key id. The epoch is
-    present only when known; challenges of the previous release have none."""
-    epoch = "" if ch.epoch is None else f"|{ch.epoch}"
+    Fields: sitekey, host, salt, difficulty, parts, issued (unix ms), expires (unix s),
+    epoch (or empty), prefix hash (or empty), key id. Every field is signed: a client can
+    change neither its price, nor its issue time, nor the prefix it was issued to."""
+    epoch = "" if ch.epoch is None else str(ch.epoch)
     signed = (
-        f"{PREFIX}{ch.sitekey}|{ch.host}|{ch.salt}|{ch.difficulty}|{ch.parts}|{ch.expires}"
-        f"{epoch}|{ring.current}"
+        f"{PREFIX}{ch.sitekey}|{ch.host}|{ch.salt}|{ch.difficulty}|{ch.parts}|{ch.issued_ms}"
+        f"|{ch.expires}|{epoch}|{ch.prefix}|{ring.current}"
     )
     return signed + "." + b64encode(sign(ring.current_key, signed.encode()))
 
 
 def decode(text: str, ring: KeyRing, now: float) -> Challenge:
-    """Authenticate and parse a challenge; raises ChallengeError('invalid'|'expired')."""
-    if not isinstance(text, str) or len(text) > MAX_ENCODED or not text.startswith(PREFIX):
+    """Authenticate and parse a challenge, this release's (`C2.`) or the previous one's
+    (`C1.`); raises ChallengeError('invalid'|'expired')."""
+    if not isinstance(text, str) or len(text) > MAX_ENCODED:
+        raise ChallengeError("invalid")
+    if not (text.startswith(PREFIX) or text.startswith(LEGACY_PREFIX)):
         raise ChallengeError("invalid")
     signed, _, sig = text.rpartition(".")
     key = ring.get(signed.rpartition("|")[2])
@@ -102,9 +112,26 @@ def decode(text: str, ring: KeyRing, now: float) -> Challenge:
         raise ChallengeError("invalid")
     fields = signed[len(PREFIX) :].split("|")
     try:
-        epoch = int(fields.pop(6)) if len(fields) == 8 else None
-        sitekey, host, salt, difficulty, parts, expires, kid = fields
-        ch = Challenge(sitekey, host, salt, int(difficulty), int(parts), int(expires), kid, epoch)
+        if text.startswith(PREFIX):
+            sitekey, host, salt, difficulty, parts, issued, expires, epoch, src, kid = fields
+            ch = Challenge(
+                sitekey,
+                host,
+                salt,
+                int(difficulty),
+                int(parts),
+                int(expires),
+                kid,
+                int(epoch) if epoch else None,
+                int(issued),
+                src,
+            )
+        else:
+            legacy_epoch = int(fields.pop(6)) if len(fields) == 8 else None
+            sitekey, host, salt, difficulty, parts, expires, kid = fields
+            ch = Challenge(
+                sitekey, host, salt, int(difficulty), int(parts), int(expires), kid, legacy_epoch
+            )
     except (ValueError, IndexError):  # signed by us, so never expected; refused all the same
         raise ChallengeError("invalid") from None
     if ch.expires < now:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 
-from passgate import addresses, keys, token
+from passgate import addresses, keys, token, web
+from passgate.abuse import prefix
+from passgate.abuse.counters import Counters, MemoryCounters, SqliteCounters
 from passgate.addresses import IPNetwork
 from passgate.settings import Config, SettingsError
 from passgate.signing import KeyRing
@@ -20,6 +24,8 @@ from passgate.store.db import is_postgres, make_engine, migrate, sqlite_path
 from passgate.store.spent import Spends, SqliteSpends
 from passgate.token import PassToken
 from passgate.tokenapi.ratelimit import MemoryRateLimiter, RateLimiter, open_limiter
+
+log = logging.getLogger("passgate")
 
 SITE_CACHE_SECONDS = 1.0
 RING_REFRESH_SECONDS = 5.0
@@ -43,10 +49,13 @@ class Service:
     sites: SiteRegistry
     trusted_proxies: list[IPNetwork] = field(default_factory=list)
     limiter: RateLimiter = field(default_factory=MemoryRateLimiter)  # token API grant buckets
+    counters: Counters = field(default_factory=MemoryCounters)  # abuse: per-prefix history
+    prefix_key: bytes = b""  # abuse: the key of prefix hashes, derived from the master key
     _by_key: dict[str, _Cached] = field(default_factory=dict)
     _by_secret: dict[str, _Cached] = field(default_factory=dict)
     _ring_at: float = field(default_factory=time.monotonic)
     _ring_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    untrusted_forwarded_for: bool = False  # seen since start (client_ip); /readyz warns
 
     async def site(self, sitekey: str) -> Site | None:
         """The site for a sitekey, cached for a second. Raises StoreUnavailable."""
@@ -104,6 +113,23 @@ class Service:
                 await asyncio.sleep(wait)
             return await self.refresh_ring(force=True)
 
+    def client_ip(self, request: Request) -> str:
+        """The client's address (web.client_ip). An X-Forwarded-For header from a peer that
+        is not a trusted proxy is ignored, and noted once (`untrusted_forwarded_for`): a
+        node behind a proxy missing from PASSGATE_TRUSTED_PROXIES sees every visitor as
+        one source."""
+        if (
+            not self.untrusted_forwarded_for
+            and "x-forwarded-for" in request.headers
+            and not web.forwarded_trusted(request, self.trusted_proxies)
+        ):
+            self.untrusted_forwarded_for = True
+            log.warning(
+                "X-Forwarded-For arrived from a peer that is not a trusted proxy and was "
+                "ignored: if passgate runs behind a proxy, list it in PASSGATE_TRUSTED_PROXIES"
+            )
+        return web.client_ip(request, self.trusted_proxies)
+
     async def decode_token(self, text: str) -> PassToken:
         return token.decode(text, await self.ring_with(token.key_id(text)))
 
@@ -116,6 +142,7 @@ class Service:
         return {"database": database, "spends": spends}
 
     async def close(self) -> None:
+        await self.counters.close()
         await self.spends.close()
         await self.limiter.close()
         self.engine.dispose()
@@ -172,6 +199,24 @@ def open_rate_limiter(engine: sa.Engine, spends: Spends) -> RateLimiter:
     return open_limiter(engine)
 
 
+def open_counters(config: Config, engine: sa.Engine, spends: Spends) -> Counters:
+    """The abuse counters where the spends are: Redis when set, else PostgreSQL, else the
+    SQLite file."""
+    from passgate.store.redis import RedisSpends
+
+    if isinstance(spends, RedisSpends):
+        from passgate.store.redis_counters import RedisCounters
+
+        return RedisCounters(spends.client, config.abuse_max_prefixes)
+    if engine.dialect.name == "postgresql":
+        from passgate.store.postgres_counters import PostgresCounters
+
+        return PostgresCounters(config.effective_database_url, config.abuse_max_prefixes)
+    path = sqlite_path(config.effective_database_url)
+    assert path is not None  # open_spends refused other schemes
+    return SqliteCounters(path, config.abuse_max_prefixes)
+
+
 def trusted_proxies(config: Config) -> list[IPNetwork]:
     """PASSGATE_TRUSTED_PROXIES as networks; raises SettingsError naming a bad entry."""
     try:
@@ -195,4 +240,6 @@ def build(config: Config) -> Service:
         sites=SiteRegistry(engine),
         trusted_proxies=proxies,
         limiter=open_rate_limiter(engine, spends),
+        counters=open_counters(config, engine, spends),
+        prefix_key=prefix.derive_key(master),
     )

@@ -53,6 +53,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("record_retention_days", int, 30, "Days token-API records are kept."),
     Setting("job_deadline", int, 120, "Seconds a token-API job may wait before it fails."),
     Setting("log_level", str, "info", "Log level: debug, info, warning, error."),
+    Setting(
+        "abuse_max_prefixes",
+        int,
+        2_000_000,
+        "Most network prefixes the abuse counters track at once (docs/abuse.md).",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

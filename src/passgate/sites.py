@@ -11,9 +11,12 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass, replace
+from typing import Any
 
 import sqlalchemy as sa
 
+from passgate.abuse import prefix
+from passgate.abuse.difficulty import DEFAULT_MAX_DIFFICULTY
 from passgate.store.schema import sites
 
 SITEKEY_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -39,6 +42,16 @@ class Site:
     token_lifetime: int
     require_remoteip: bool = False
     bind_ip: bool = False
+    adaptive: bool = False  # per-source difficulty (docs/abuse.md); on for new sites
+    max_difficulty: int | None = None  # the cap; None: abuse.difficulty's default
+    prefix_v4: int = prefix.DEFAULT_V4
+    prefix_v6: int = prefix.DEFAULT_V6
+    allowlist: tuple[str, ...] = ()  # CIDRs that always get the base difficulty
+
+    @property
+    def cap(self) -> int:
+        """The site's highest difficulty (expected hashes): never below its base."""
+        return max(self.difficulty, self.max_difficulty or DEFAULT_MAX_DIFFICULTY)
 
     def allows(self, host: str) -> bool:
         """The host is listed, or is a subdomain of a listed name."""
@@ -57,6 +70,11 @@ class Site:
             "token_lifetime": self.token_lifetime,
             "require_remoteip": self.require_remoteip,
             "bind_ip": self.bind_ip,
+            "adaptive": self.adaptive,
+            "max_difficulty": self.cap,
+            "prefix_v4": self.prefix_v4,
+            "prefix_v6": self.prefix_v6,
+            "allowlist": list(self.allowlist),
         }
 
 
@@ -106,6 +124,11 @@ def _row_to_site(row: sa.Row[tuple[object, ...]]) -> Site:
         token_lifetime=m["token_lifetime"],
         require_remoteip=bool(m["require_remoteip"]),
         bind_ip=bool(m["bind_ip"]),
+        adaptive=bool(m["adaptive"]),
+        max_difficulty=m["max_difficulty"],
+        prefix_v4=m["prefix_v4"],
+        prefix_v6=m["prefix_v6"],
+        allowlist=tuple(json.loads(m["allowlist"])),
     )
 
 
@@ -122,8 +145,11 @@ class SiteRegistry:
         difficulty: int = 250_000,
         token_lifetime: int = 120,
         sitekey: str | None = None,
+        **abuse: Any,
     ) -> tuple[Site, str]:
-        """Create a site; returns it with its secret, which is not kept anywhere."""
+        """Create a site; returns it with its secret, which is not kept anywhere. `abuse`
+        takes the keywords of `update`'s abuse settings; adaptation is on unless
+        `adaptive=False`."""
         if not hostnames:
             raise SiteError("a site needs at least one --hostname")
         secret = new_secret()
@@ -136,7 +162,9 @@ class SiteRegistry:
             token_lifetime=_check_range(
                 "token lifetime", token_lifetime, MIN_LIFETIME, MAX_LIFETIME
             ),
+            adaptive=True,
         )
+        site = replace(site, **_abuse_changes(site, **abuse))
         with self.engine.begin() as conn:
             conn.execute(sites.insert().values(**_values(site), created_at=time.time()))
         return site, secret
@@ -171,7 +199,11 @@ class SiteRegistry:
         require_remoteip: bool | None = None,
         bind_ip: bool | None = None,
         name: str | None = None,
+        **abuse: Any,
     ) -> Site:
+        """Change what is given (None leaves a setting as it is); `abuse` takes
+        `adaptive`, `max_difficulty` (0 for the default cap), `prefix_v4`, `prefix_v6` and
+        `allowlist` (a list of CIDRs, which replaces the old one). Raises SiteError."""
         site = self.require(sitekey)
         changes: dict[str, object] = {}
         if hostnames:
@@ -192,6 +224,7 @@ class SiteRegistry:
             if value is not None:
                 changes[key] = value
         site = replace(site, **changes)  # type: ignore[arg-type]
+        site = replace(site, **_abuse_changes(site, **abuse))
         self._save(site)
         return site
 
@@ -213,6 +246,42 @@ class SiteRegistry:
             )
 
 
+def _abuse_changes(
+    site: Site,
+    adaptive: bool | None = None,
+    max_difficulty: int | None = None,
+    prefix_v4: int | None = None,
+    prefix_v6: int | None = None,
+    allowlist: list[str] | None = None,
+) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    if adaptive is not None:
+        changes["adaptive"] = adaptive
+    if max_difficulty is not None:
+        if max_difficulty == 0:
+            changes["max_difficulty"] = None
+        else:
+            changes["max_difficulty"] = _check_range(
+                "max difficulty", max_difficulty, MIN_DIFFICULTY, MAX_DIFFICULTY
+            )
+    try:
+        v4, v6 = prefix.check_lengths(
+            site.prefix_v4 if prefix_v4 is None else prefix_v4,
+            site.prefix_v6 if prefix_v6 is None else prefix_v6,
+        )
+        if allowlist is not None:
+            changes["allowlist"] = prefix.check_allowlist(allowlist)
+    except prefix.PrefixError as exc:
+        raise SiteError(str(exc)) from None
+    changes["prefix_v4"], changes["prefix_v6"] = v4, v6
+    cap = changes.get("max_difficulty", site.max_difficulty)
+    if cap is not None and cap < site.difficulty:
+        raise SiteError(
+            f"max difficulty ({cap}) must not be below the difficulty ({site.difficulty})"
+        )
+    return changes
+
+
 def _values(site: Site) -> dict[str, object]:
     return {
         "sitekey": site.sitekey,
@@ -223,4 +292,9 @@ def _values(site: Site) -> dict[str, object]:
         "token_lifetime": site.token_lifetime,
         "require_remoteip": site.require_remoteip,
         "bind_ip": site.bind_ip,
+        "adaptive": site.adaptive,
+        "max_difficulty": site.max_difficulty,
+        "prefix_v4": site.prefix_v4,
+        "prefix_v6": site.prefix_v6,
+        "allowlist": json.dumps(list(site.allowlist)),
     }

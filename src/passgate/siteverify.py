@@ -162,16 +162,23 @@ async def verify(
 
 
 def _success(tok: PassToken) -> dict[str, Any]:
+    """The success body. The score and its reasons were decided when the token was minted
+    (abuse.score, bound into it): token-API tokens are 0.0 `["automation", "key_NAME"]`,
+    the sanctioned door for the site's own automation; a widget token of the previous
+    release is 0.0 `["proof_of_work"]`."""
+    score = 0.0
     if tok.source.startswith("key:"):
         reasons = ["automation", "key_" + _NAME_RE.sub("_", tok.source[4:])]
-    else:
+    elif tok.score is None:
         reasons = ["proof_of_work"]
+    else:
+        score, reasons = tok.score, list(tok.reasons)
     body: dict[str, Any] = {
         "success": True,
         "challenge_ts": iso_ms(tok.issued_ms),
         "hostname": tok.hostname,
         "credit": False,
-        "score": 0.0,
+        "score": score,
         "score_reason": reasons,
         "sitekey": tok.sitekey,
     }

@@ -34,6 +34,9 @@ class PassToken:
     mode: str = ""  # "invisible" or ""
     kid: str = ""
     epoch: int | None = None  # the Redis epoch it was minted under (store.redis), if any
+    score: float | None = None  # risk, 0.0-1.0 (abuse.score); None: minted before scores
+    reasons: tuple[str, ...] = ()  # score_reason codes (abuse.score.REASONS)
+    markers: tuple[str, ...] = ()  # automation markers the widget reported (never stored)
 
     @property
     def expires_ms(self) -> int:
@@ -58,6 +61,9 @@ def mint(
     source: str = "pow",
     mode: str = "",
     epoch: int | None = None,
+    score: float | None = None,
+    reasons: tuple[str, ...] = (),
+    markers: tuple[str, ...] = (),
 ) -> PassToken:
     return PassToken(
         jti=secrets.token_hex(16),
@@ -70,6 +76,9 @@ def mint(
         source=source,
         mode=mode,
         epoch=epoch,
+        score=score,
+        reasons=reasons,
+        markers=markers,
     )
 
 
@@ -91,6 +100,11 @@ def encode(tok: PassToken, ring: KeyRing) -> str:
         claims["m"] = tok.mode
     if tok.epoch is not None:
         claims["e"] = tok.epoch
+    if tok.score is not None:
+        claims["sc"] = round(tok.score * 100)  # hundredths: an integer in the JSON
+        claims["sr"] = list(tok.reasons)
+    if tok.markers:
+        claims["a"] = list(tok.markers)
     payload = b64encode(json.dumps(claims, separators=(",", ":")).encode())
     signed = PREFIX + payload
     return signed + "." + b64encode(sign(ring.current_key, signed.encode()))
@@ -127,6 +141,9 @@ def decode(text: str, ring: KeyRing) -> PassToken:
             mode=_opt_str(claims.get("m")) or "",
             kid=kid,
             epoch=_opt_int(claims.get("e")),
+            score=None if claims.get("sc") is None else _int(claims["sc"]) / 100,
+            reasons=_strs(claims.get("sr")),
+            markers=_strs(claims.get("a")),
         )
     except (KeyError, TypeError):
         raise TokenError("malformed") from None
@@ -157,6 +174,14 @@ def _str(v: object) -> str:
 
 def _opt_str(v: object) -> str | None:
     return None if v is None else _str(v)
+
+
+def _strs(v: object) -> tuple[str, ...]:
+    if v is None:
+        return ()
+    if not isinstance(v, list):
+        raise TypeError
+    return tuple(_str(x) for x in v)
 
 
 def _opt_int(v: object) -> int | None:

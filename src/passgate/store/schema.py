@@ -18,6 +18,12 @@ sites = sa.Table(
     sa.Column("require_remoteip", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("bind_ip", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("created_at", sa.Float, nullable=False),
+    # abuse resistance (migration 0004)
+    sa.Column("adaptive", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("max_difficulty", sa.Integer, nullable=True),
+    sa.Column("prefix_v4", sa.Integer, nullable=False, server_default="24"),
+    sa.Column("prefix_v6", sa.Integer, nullable=False, server_default="48"),
+    sa.Column("allowlist", sa.Text, nullable=False, server_default="[]"),  # JSON list of CIDRs
 )
 
 signing_keys = sa.Table(
@@ -122,4 +128,18 @@ token_jobs = sa.Table(
     sa.Column("claimed_until", sa.Float, nullable=True),
     sa.Column("finished_at", sa.Float, nullable=True),
     sa.Index("ix_token_jobs_due", "status", "next_attempt_at"),
+)
+
+# Abuse resistance (migration 0004): decaying counts per keyed prefix hash (abuse.counters).
+
+abuse_counters = sa.Table(
+    "abuse_counters",
+    metadata,
+    sa.Column(
+        "key", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("solved", sa.Float, nullable=False),
+    sa.Column("issued", sa.Float, nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
 )

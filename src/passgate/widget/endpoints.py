@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from passgate import challenge, testkeys, token
+from passgate.abuse import policy
 from passgate.service import Service
 from passgate.sites import SITEKEY_RE, SiteError, normalize_hostname
 from passgate.store import SpendRefused, StoreUnavailable
@@ -17,7 +18,6 @@ from passgate.web import (
     BadBody,
     BodyTooLarge,
     FastJSON,
-    client_ip,
     error,
     read_json_object,
 )
@@ -68,13 +68,18 @@ async def issue_challenge(request: Request) -> Response:
         epoch = await service.spends.current_epoch() if data.get("renew") is True else None
     except StoreUnavailable:
         return error(503, "network-error", "the store is unavailable; try again")
+    now = time.time()
+    quote = await policy.quote(
+        service.counters, service.prefix_key, site, service.client_ip(request), now
+    )
     ch = challenge.issue(
         sitekey,
         host,
-        site.difficulty,
-        time.time(),
+        quote.difficulty,
+        now,
         service.config.challenge_lifetime,
         epoch=epoch if epoch is not None else service.spends.epoch_ms,
+        prefix=quote.source.prefix,
     )
     return ok(
         {
@@ -103,6 +108,9 @@ async def solve(request: Request) -> Response:
         )
     if mode not in ("", "invisible"):
         return error(400, "invalid-data", "mode must be 'invisible' or empty")
+    markers = policy.markers_of(data.get("automation"))
+    if markers is None:
+        return error(400, "invalid-data", "automation must be an object of booleans")
     now = time.time()
     try:
         ring = await service.ring_with(challenge.key_id(text))
@@ -129,15 +137,28 @@ async def solve(request: Request) -> Response:
         return error(503, "network-error", "the store is unavailable; try again")
     if not first:
         return error(400, "challenge-error", "this challenge was already solved")
+    epoch = service.spends.epoch_ms  # what the challenge's spend just saw
+    ip = service.client_ip(request)
+    try:
+        verdict = await policy.judge(
+            service.counters, service.prefix_key, site, ch, ip, markers, now
+        )
+    except policy.Renew as exc:
+        return error(400, "challenge-error", str(exc), renew=True)
+    except StoreUnavailable:
+        return error(503, "network-error", "the store is unavailable; try again")
     tok = token.mint(
         site.sitekey,
         ch.host,
         now,
         site.token_lifetime,
         rqdata=rqdata or None,
-        bound_ip=client_ip(request, service.trusted_proxies),
+        bound_ip=ip,
         mode=mode,
-        epoch=service.spends.epoch_ms,  # what the challenge's spend just saw
+        epoch=epoch,
+        score=verdict.score,
+        reasons=verdict.reasons,
+        markers=tuple(sorted(markers)),
     )
     encoded = token.encode(tok, service.ring)
     return ok(
