@@ -32,3 +32,49 @@ def test_spent_keys_survive_the_move_to_expiry_order(tmp_path) -> None:
         assert again.rowcount == 0  # still spent
         ddl = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'spent'").scalar()
         assert "WITHOUT ROWID" in ddl
+
+
+def upgrade_0003_store_with_a_site(engine: sa.Engine) -> None:
+    """A store as the previous release left it (0003), holding one site."""
+    upgrade_to(engine, "0003")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO sites (sitekey, name, secret_hash, hostnames, difficulty, "
+            "token_lifetime, require_remoteip, bind_ip, created_at) VALUES "
+            "('11111111-2222-3333-4444-555555555555', 'old', 'h', '[\"shop.example\"]', "
+            "250000, 120, false, false, 1.0)"
+        )
+
+
+def check_abuse_upgrade(engine: sa.Engine) -> None:
+    """After 0004: the old site keeps adaptation off with the default settings; a site added
+    now has it on; the counters table takes 64-bit keys."""
+    from passgate.abuse.counters import key_int
+    from passgate.sites import SiteRegistry
+
+    migrate(engine)
+    registry = SiteRegistry(engine)
+    old = registry.require("11111111-2222-3333-4444-555555555555")
+    assert old.adaptive is False and old.max_difficulty is None
+    assert (old.prefix_v4, old.prefix_v6, old.allowlist) == (24, 48, ())
+    assert old.difficulty == 250_000 and old.hostnames == ("shop.example",)
+    new, _ = registry.add(["new.example"])
+    assert registry.require(new.sitekey).adaptive is True
+    with engine.begin() as conn:
+        for key in ("ffffffffffffffff", "8000000000000000", "7fffffffffffffff"):
+            conn.exec_driver_sql(
+                "INSERT INTO abuse_counters (key, solved, issued, at) VALUES "
+                f"({key_int(key)}, 1.5, 2.0, 10.0)"
+            )
+        assert conn.exec_driver_sql("SELECT count(*) FROM abuse_counters").scalar() == 3
+
+
+def test_sites_of_the_previous_release_keep_adaptation_off(tmp_path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade_0003_store_with_a_site(engine)
+    check_abuse_upgrade(engine)
+    with engine.begin() as conn:
+        ddl = conn.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE name = 'abuse_counters'"
+        ).scalar()
+    assert '"key" INTEGER NOT NULL' in ddl or "key INTEGER NOT NULL" in ddl  # the rowid

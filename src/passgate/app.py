@@ -47,7 +47,11 @@ class PassgateApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.starlette(scope, receive, send)
-        elif not access_log.isEnabledFor(logging.INFO):
+            return
+        service: Service = self.state.service
+        if not service.untrusted_forwarded_for:
+            service.note_forwarded(scope)
+        if not access_log.isEnabledFor(logging.INFO):
             if not await hotpaths.dispatch(scope, receive, send, self.starlette):
                 await self.starlette(scope, receive, send)
         else:

@@ -174,10 +174,61 @@ def _site_text(s: Site) -> str:
     flags = [
         f for f, on in (("require-remoteip", s.require_remoteip), ("bind-ip", s.bind_ip)) if on
     ]
+    abuse = (
+        f"  adaptive max={s.cap} prefixes=/{s.prefix_v4},/{s.prefix_v6}"
+        if s.adaptive
+        else "  fixed"
+    ) + (f"  allow={','.join(s.allowlist)}" if s.allowlist else "")
     return (
         f"{s.sitekey}  {s.name or '-'}  hosts={','.join(s.hostnames)}  difficulty={s.difficulty}"
-        f"  lifetime={s.token_lifetime}s" + (f"  {' '.join(flags)}" if flags else "")
+        f"  lifetime={s.token_lifetime}s{abuse}" + (f"  {' '.join(flags)}" if flags else "")
     )
+
+
+def abuse_options(func: Any) -> Any:
+    """The per-site abuse settings, shared by `site add` and `site update`."""
+    for option in reversed(
+        [
+            click.option(
+                "--adaptive/--no-adaptive",
+                default=None,
+                help="Per-source difficulty (docs/abuse.md); on for new sites.",
+            ),
+            click.option(
+                "--max-difficulty",
+                type=int,
+                help="The site's cap, in expected hashes (0: the default, 8,000,000).",
+            ),
+            click.option("--prefix-v4", type=int, help="IPv4 prefix length, 16-32 (24)."),
+            click.option("--prefix-v6", type=int, help="IPv6 prefix length, 32-64 (48)."),
+            click.option(
+                "--allow",
+                "allow",
+                multiple=True,
+                help="A CIDR always given the base difficulty (repeat; replaces the list).",
+            ),
+            click.option("--clear-allow", is_flag=True, help="Empty the allow-list."),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def _abuse_settings(
+    adaptive: bool | None,
+    max_difficulty: int | None,
+    prefix_v4: int | None,
+    prefix_v6: int | None,
+    allow: tuple[str, ...],
+    clear_allow: bool,
+) -> dict[str, Any]:
+    return {
+        "adaptive": adaptive,
+        "max_difficulty": max_difficulty,
+        "prefix_v4": prefix_v4,
+        "prefix_v6": prefix_v6,
+        "allowlist": [] if clear_allow else (list(allow) if allow else None),
+    }
 
 
 @site.command("add")
@@ -185,11 +236,17 @@ def _site_text(s: Site) -> str:
     "--hostname", "hostnames", multiple=True, required=True, help="Allowed hostname (repeat)."
 )
 @click.option("--name", default="", help="A label for the site.")
-@click.option("--difficulty", type=int, help="Expected hashes per challenge.")
+@click.option("--difficulty", type=int, help="Expected hashes per challenge (the base).")
+@abuse_options
 @click.option("--json", "as_json", is_flag=True, help='Print exactly {"sitekey", "secret"}.')
 @click.pass_context
 def site_add(
-    ctx: click.Context, hostnames: tuple[str, ...], name: str, difficulty: int | None, as_json: bool
+    ctx: click.Context,
+    hostnames: tuple[str, ...],
+    name: str,
+    difficulty: int | None,
+    as_json: bool,
+    **abuse: Any,
 ) -> None:
     """Register a site and print its sitekey and secret (shown only here)."""
     cfg = _config(ctx)
@@ -200,6 +257,7 @@ def site_add(
             name=name,
             difficulty=cfg.default_difficulty if difficulty is None else difficulty,
             token_lifetime=cfg.token_lifetime,
+            **_abuse_settings(**abuse),
         )
     )
     _emit(
@@ -223,6 +281,7 @@ def site_add(
 @click.option(
     "--bind-ip/--no-bind-ip", default=None, help="Tokens verify only from the solver's IP."
 )
+@abuse_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def site_update(
@@ -235,6 +294,7 @@ def site_update(
     require_remoteip: bool | None,
     bind_ip: bool | None,
     as_json: bool,
+    **abuse: Any,
 ) -> None:
     """Change a site's hostnames or settings."""
     registry = _sites(ctx)
@@ -247,6 +307,7 @@ def site_update(
             require_remoteip,
             bind_ip,
             name,
+            **_abuse_settings(**abuse),
         )
     )
     _emit(as_json, updated.public(), _site_text(updated))

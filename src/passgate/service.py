@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
+from starlette.types import Scope
 
 from passgate import addresses, keys, token, web
 from passgate.abuse import prefix
@@ -114,21 +115,25 @@ class Service:
             return await self.refresh_ring(force=True)
 
     def client_ip(self, request: Request) -> str:
-        """The client's address (web.client_ip). An X-Forwarded-For header from a peer that
-        is not a trusted proxy is ignored, and noted once (`untrusted_forwarded_for`): a
-        node behind a proxy missing from PASSGATE_TRUSTED_PROXIES sees every visitor as
-        one source."""
-        if (
-            not self.untrusted_forwarded_for
-            and "x-forwarded-for" in request.headers
-            and not web.forwarded_trusted(request, self.trusted_proxies)
-        ):
-            self.untrusted_forwarded_for = True
-            log.warning(
-                "X-Forwarded-For arrived from a peer that is not a trusted proxy and was "
-                "ignored: if passgate runs behind a proxy, list it in PASSGATE_TRUSTED_PROXIES"
-            )
+        """The client's address (web.client_ip)."""
         return web.client_ip(request, self.trusted_proxies)
+
+    def note_forwarded(self, scope: Scope) -> None:
+        """Note, once, an X-Forwarded-For header from a peer that is not a trusted proxy: it
+        is ignored, so a node behind a proxy missing from PASSGATE_TRUSTED_PROXIES sees every
+        visitor as one source. Logged once; /readyz reports `untrusted_forwarded_for`."""
+        if self.untrusted_forwarded_for:
+            return
+        if not any(name == b"x-forwarded-for" for name, _ in scope.get("headers", ())):
+            return
+        peer = scope["client"][0] if scope.get("client") else ""
+        if addresses.within(peer, self.trusted_proxies):
+            return
+        self.untrusted_forwarded_for = True
+        log.warning(
+            "X-Forwarded-For arrived from a peer that is not a trusted proxy and was ignored: "
+            "if passgate runs behind a proxy, list it in PASSGATE_TRUSTED_PROXIES"
+        )
 
     async def decode_token(self, text: str) -> PassToken:
         return token.decode(text, await self.ring_with(token.key_id(text)))

@@ -128,12 +128,6 @@ def client_ip(request: Request, trusted: Iterable[IPNetwork]) -> str:
     return found
 
 
-def forwarded_trusted(request: Request, trusted: Iterable[IPNetwork]) -> bool:
-    """True when the peer is a trusted proxy, whose X-Forwarded-For counts."""
-    raw = request.client.host if request.client else ""
-    return addresses.within(raw, list(trusted))
-
-
 def _hop_ip(hop: str) -> str | None:
     """A hop's canonical address, without a port some proxies append (`1.2.3.4:80`,
     `[::1]:80`)."""

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from passgate.service import Service
+from passgate.sites import SiteError, SiteRegistry
 from passgate.store import StoreUnavailable
 from passgate.store.schema import settings_kv
 from passgate.tokenapi import db
@@ -113,7 +114,7 @@ async def _handle(request: Request, action: Any) -> Response:
     try:
         service = await _guarded(request)
         return await action(request, service)  # type: ignore[no-any-return]
-    except (AdminError, StoreUnavailable, ApiKeyError, GrantError) as exc:
+    except (AdminError, StoreUnavailable, ApiKeyError, GrantError, SiteError) as exc:
         err = _guard_errors(exc)
         return error_reply(err.status, err.code, err.message)
 
@@ -183,6 +184,60 @@ async def _list_records(request: Request, service: Service) -> Response:
         raise AdminError(400, "invalid_input", "limit must be a whole number")
     found = await db.run(RecordLog(service.engine).list, q.get("key"), q.get("site"), int(limit))
     return _json({"ok": True, "records": [r.public() for r in found]})
+
+
+SITE_FIELDS: dict[str, tuple[type, ...]] = {
+    "name": (str,),
+    "hostnames": (list,),
+    "difficulty": (int,),
+    "token_lifetime": (int,),
+    "require_remoteip": (bool,),
+    "bind_ip": (bool,),
+    "adaptive": (bool,),
+    "max_difficulty": (int,),
+    "prefix_v4": (int,),
+    "prefix_v6": (int,),
+    "allowlist": (list,),
+}
+
+
+async def _list_sites(request: Request, service: Service) -> Response:
+    found = await db.run(SiteRegistry(service.engine).all)
+    return _json({"ok": True, "sites": [s.public() for s in found]})
+
+
+async def _patch_site(request: Request, service: Service) -> Response:
+    """Change what the body names, with `passgate site update`'s rules (SiteRegistry.update):
+    the same function, the same errors. `max_difficulty: 0` restores the default cap."""
+    body = await _body(request, service)
+    changes: dict[str, Any] = {}
+    for name, value in body.items():
+        kinds = SITE_FIELDS.get(name)
+        if kinds is None:
+            raise AdminError(400, "invalid_input", f"unknown site field {name!r}")
+        is_bool = isinstance(value, bool)
+        if not isinstance(value, kinds) or (is_bool and bool not in kinds):
+            raise AdminError(400, "invalid_input", f"{name} must be a {kinds[0].__name__}")
+        if isinstance(value, list) and not all(isinstance(v, str) for v in value):
+            raise AdminError(400, "invalid_input", f"{name} must be a list of strings")
+        changes[name] = value
+    if changes.get("hostnames") == []:
+        raise AdminError(400, "invalid_input", "a site needs at least one hostname")
+    registry = SiteRegistry(service.engine)
+    sitekey = request.path_params["sitekey"]
+    if await db.run(registry.get, sitekey) is None:
+        raise AdminError(404, "not_found", f"no site with sitekey {sitekey}")
+    site = await db.write(service.engine, lambda: registry.update(sitekey, **changes))
+    service.forget_sites()
+    return _json({"ok": True, "site": site.public()})
+
+
+async def sites(request: Request) -> Response:
+    return await _handle(request, _list_sites)
+
+
+async def site(request: Request) -> Response:
+    return await _handle(request, _patch_site)
 
 
 async def keys(request: Request) -> Response:

@@ -20,5 +20,7 @@ def routes() -> list[Route]:
         Route("/api/admin/grants", admin.grants, methods=["GET", "POST"]),
         Route("/api/admin/grants/{name}/{sitekey}", admin.remove_grant, methods=["DELETE"]),
         Route("/api/admin/records", admin.records, methods=["GET"]),
+        Route("/api/admin/sites", admin.sites, methods=["GET"]),
+        Route("/api/admin/sites/{sitekey}", admin.site, methods=["PATCH"]),
         Route("/api/admin/{path:path}", admin.not_found, methods=ANY),
     ]

@@ -9,6 +9,11 @@
   var origin = q.get("origin") || "";
   var size = q.get("size") || "normal";
   var theme = q.get("theme") || "light";
+  // Automation markers, the page's (from api.js) and this frame's own: booleans for the score.
+  var automation = { webdriver: navigator.webdriver === true };
+  (q.get("am") || "").split(",").forEach(function (k) {
+    if (k) automation[k] = true;
+  });
 
   // Strings: human, working, done, failed, retry, expired, rate-limited, network-error, tag.
   var STRINGS = {
@@ -194,6 +199,7 @@
           var body = { challenge: c.challenge, nonces: nonces };
           if (rqdata != null) body.rqdata = rqdata;
           if (size === "invisible") body.mode = "invisible";
+          body.automation = automation;
           return api("solve", body);
         });
       })

@@ -1,0 +1,22 @@
+"""Alembic migrations on PostgreSQL: a store of the previous release (0003) upgrades to
+abuse resistance (0004) in place, as on SQLite (tests/test_migrations.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from passgate.store.db import make_engine
+from tests.test_migrations import check_abuse_upgrade, upgrade_0003_store_with_a_site
+
+from .conftest import Stores
+
+pytestmark = [pytest.mark.multinode, pytest.mark.slow]
+
+
+def test_abuse_migration_from_the_previous_schema(stores: Stores) -> None:
+    engine = make_engine(stores.pg.create_database("passgate_migrate_0004"))
+    try:
+        upgrade_0003_store_with_a_site(engine)
+        check_abuse_upgrade(engine)
+    finally:
+        engine.dispose()
