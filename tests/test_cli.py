@@ -119,3 +119,41 @@ def test_keys_rotate_prints_a_new_id(run) -> None:
     a = json.loads(run("keys", "rotate", "--json").output)["kid"]
     b = json.loads(run("keys", "rotate", "--json").output)["kid"]
     assert a != b
+
+
+def test_site_abuse_settings(run) -> None:
+    sk = json.loads(run("site", "add", "--hostname", "a.example", "--json").output)["sitekey"]
+    (listed,) = json.loads(run("site", "list", "--json").output)
+    assert listed["adaptive"] is True and listed["max_difficulty"] == 8_000_000
+    assert (listed["prefix_v4"], listed["prefix_v6"], listed["allowlist"]) == (24, 48, [])
+    upd = json.loads(
+        run(
+            "site", "update", sk, "--no-adaptive", "--max-difficulty", "1000000",
+            "--prefix-v4", "28", "--prefix-v6", "56", "--allow", "192.0.2.0/24",
+            "--allow", "2001:db8::/32", "--json",
+        ).output
+    )  # fmt: skip
+    assert upd["adaptive"] is False and upd["max_difficulty"] == 1_000_000
+    assert (upd["prefix_v4"], upd["prefix_v6"]) == (28, 56)
+    assert upd["allowlist"] == ["192.0.2.0/24", "2001:db8::/32"]
+    assert "fixed" in run("site", "list").output
+    cleared = json.loads(run("site", "update", sk, "--clear-allow", "--json").output)
+    assert cleared["allowlist"] == []
+    for bad, words in (
+        (["--prefix-v4", "8"], "between 16 and 32"),
+        (["--prefix-v6", "80"], "between 32 and 64"),
+        (["--allow", "office-wifi"], "CIDR"),
+        (["--max-difficulty", "5"], "must not be below"),
+    ):
+        result = run("site", "update", sk, *bad, ok=False)
+        assert result.exit_code != 0 and words in result.output, result.output
+        assert "Traceback" not in result.output
+    added = json.loads(
+        run("site", "add", "--hostname", "b.example", "--no-adaptive", "--json").output
+    )
+    (b,) = [
+        s
+        for s in json.loads(run("site", "list", "--json").output)
+        if s["sitekey"] == added["sitekey"]
+    ]
+    assert b["adaptive"] is False
