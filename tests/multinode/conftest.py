@@ -110,11 +110,22 @@ def _cluster(
         "PASSGATE_DATA_DIR": str(tmp / "data"),
         "PASSGATE_TOKEN_LIFETIME": str(TOKEN_LIFETIME),
         "PASSGATE_LOG_LEVEL": "warning",
+        "PASSGATE_TRUSTED_PROXIES": "127.0.0.1",  # X-Forwarded-For plays many sources
     }
     env.pop("PASSGATE_CONFIG", None)
     passgate(env, "migrate")
     site = json.loads(
-        passgate(env, "site", "add", "--hostname", HOST, "--difficulty", str(DIFFICULTY), "--json")
+        passgate(
+            env,
+            "site",
+            "add",
+            "--hostname",
+            HOST,
+            "--difficulty",
+            str(DIFFICULTY),
+            "--no-adaptive",
+            "--json",
+        )  # fmt: skip  (these tests mint thousands of tokens from one address)
     )
     nodes: list[Node] = []
     try:

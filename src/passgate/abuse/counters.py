@@ -27,6 +27,7 @@ RETENTION = 3600.0  # seconds: no entry outlives an hour without use
 QUIET = 0.05  # a count decayed below this is gone (its price effect is under 0.1%)
 MAX_BUFFERED = 100_000  # distinct prefixes whose issued challenges one process holds
 DEFAULT_MAX_ENTRIES = 2_000_000
+FLUSH_CHUNK = 2_000
 
 
 class Full(StoreUnavailable):
@@ -316,16 +317,22 @@ class SqliteCounters:
             raise
 
     def _flush(self, taken: dict[str, float], now: float) -> None:
+        """Add the issued counts in short transactions (FLUSH_CHUNK rows each), so that no
+        spend waits long for the write lock."""
         rows = [(key_int(k), 0.0, n, now) for k, n in taken.items()]
         try:
             conn = connect_sqlite(self._path, busy_ms=5000)
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                if self.full:  # nothing new while full: existing entries only
-                    conn.executemany(SQLITE_ADD_ISSUED_EXISTING, [(k, n, t) for k, _, n, t in rows])
-                else:
-                    conn.executemany(SQLITE_ADD.rpartition(" RETURNING")[0], rows)
-                conn.execute("COMMIT")
+                for i in range(0, len(rows), FLUSH_CHUNK):
+                    chunk = rows[i : i + FLUSH_CHUNK]
+                    conn.execute("BEGIN IMMEDIATE")
+                    if self.full:  # nothing new while full: existing entries only
+                        conn.executemany(
+                            SQLITE_ADD_ISSUED_EXISTING, [(k, n, t) for k, _, n, t in chunk]
+                        )
+                    else:
+                        conn.executemany(SQLITE_ADD.rpartition(" RETURNING")[0], chunk)
+                    conn.execute("COMMIT")
             finally:
                 conn.close()
         except sqlite3.Error as exc:
