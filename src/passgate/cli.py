@@ -242,6 +242,7 @@ def _abuse_settings(
 @click.pass_context
 def site_add(
     ctx: click.Context,
+    /,
     hostnames: tuple[str, ...],
     name: str,
     difficulty: int | None,
@@ -286,6 +287,7 @@ def site_add(
 @click.pass_context
 def site_update(
     ctx: click.Context,
+    /,
     sitekey: str,
     hostnames: tuple[str, ...],
     name: str | None,

@@ -42,7 +42,7 @@ def load(prefix: float, parent: float) -> float:
 
 def multiplier(load_: float) -> float:
     """The price multiple of base for a load (1.0 when quiet)."""
-    return 1.0 + (max(0.0, load_) / KNEE) ** POWER
+    return 1.0 + math.pow(max(0.0, load_) / KNEE, POWER)
 
 
 def price(base: int, cap: int, prefix: float, parent: float) -> int:
@@ -63,4 +63,4 @@ def cap_load(base: int, cap: int) -> float:
     """The load at which the curve meets the cap."""
     if cap <= base:
         return 0.0
-    return KNEE * (cap / base - 1) ** (1 / POWER)
+    return KNEE * math.pow(cap / base - 1, 1 / POWER)

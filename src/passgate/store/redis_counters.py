@@ -5,9 +5,11 @@ Layout. A prefix hash (16 hex chars) lives in a bucket hash named by its first 4
 `passgate:abuse:{4 hex}` (65,536 buckets), under a field of its remaining 6 bytes (raw),
 valued `struct.pack('<ddd', solved, issued, at)`: 24 bytes of IEEE doubles, the very numbers
 SQLite stores. Buckets stay small (15 fields each at 10^6 live prefixes), so Redis keeps them
-listpack-encoded (`hash-max-listpack-entries`, 128 by default, and `-value` 64): about 40
-bytes a prefix, where a key per prefix would cost over 100. Every write refreshes its
-bucket's expiry to RETENTION, so a bucket nobody touched for an hour vanishes by itself.
+listpack-encoded (`hash-max-listpack-entries` 128 or more, `-value` 64, the defaults; a
+warning is logged otherwise): 46 MiB of Redis memory for 10^6 live prefixes, 82 MiB at the
+default cap of 2 x 10^6, where a key per prefix would take over 150 bytes each. Every write
+refreshes its bucket's expiry to RETENTION, so a bucket nobody touched for an hour vanishes
+by itself.
 
 Counting. `passgate:abuse:n` holds the number of live prefixes, and `passgate:abuse:groups`
 the same number per group of 16 buckets (the first 3 hex chars): a script that creates a
@@ -19,7 +21,9 @@ prefix is new and finds `max_entries` live is refused (`Full`) before it writes 
 
 Every add is one Lua script, atomic, decaying and adding exactly as SQLite's upsert does
 (exp(-dt / TAU), `at` the later of the two), so nodes never overwrite each other. Reads are
-two HGETs and never write: /1/challenge works on a Redis that is out of memory. Counts come
+two HGETs and never write: /1/challenge works on a Redis that is out of memory. (A charge
+whose reply is lost to a broken connection is retried once by the client, like a spend, and
+may then count twice: a count, never a gate.) Counts come
 back as `%.17g` text (Lua would truncate numbers to integers). Pruning scans all 4,096
 groups in pipelined scripts of 16 buckets each (a fraction of a millisecond of Redis time
 apiece), and runs on one node per `prune_gap` seconds (`passgate:abuse:pruning`).
@@ -27,6 +31,7 @@ apiece), and runs on one node per `prune_gap` seconds (`passgate:abuse:pruning`)
 
 from __future__ import annotations
 
+import logging
 import math
 import struct
 from typing import Any
@@ -48,6 +53,8 @@ from passgate.abuse.prefix import Source
 from passgate.store import StoreUnavailable
 from passgate.store.redis import PREFIX
 
+log = logging.getLogger("passgate.store")
+
 ABUSE = PREFIX + "abuse:"
 LIVE_KEY = ABUSE + "n"
 GROUPS_KEY = ABUSE + "groups"
@@ -56,6 +63,7 @@ BUCKET_CHARS = 4  # 65,536 buckets
 GROUP_CHARS = 3  # 4,096 groups of 16 buckets: one prune script each
 FLUSH_CHUNK = 1000  # issued counts per flush script
 PRUNE_PIPELINE = 64  # prune scripts per round trip
+MIN_LISTPACK_ENTRIES = 64  # buckets hold 30 on average at the default cap of 2 x 10^6
 PRUNE_GAP = 20.0  # seconds: one node prunes, the others skip until this has passed
 _ROW = struct.Struct("<ddd")
 
@@ -90,7 +98,9 @@ end
 # ARGV[3..6] prefix field, prefix group, parent field, parent group. Returns the prefix's
 # and the parent's counts after, or nil (nothing written) when the prefix is new and the
 # counters are full.
-CHARGE_LUA = _ADD_LUA + """
+CHARGE_LUA = (
+    _ADD_LUA
+    + """
 if redis.call('HEXISTS', KEYS[3], ARGV[3]) == 0
     and tonumber(redis.call('GET', KEYS[1]) or 0) >= tonumber(ARGV[2]) then
   return nil
@@ -99,10 +109,14 @@ local s1, i1 = add(KEYS[3], ARGV[3], ARGV[4], 1, 0)
 local s2, i2 = add(KEYS[4], ARGV[5], ARGV[6], 1, 0)
 return {fmt(s1), fmt(i1), fmt(s2), fmt(i2)}
 """
+)
 
 # KEYS[3..] one bucket per entry; ARGV[1] now, ARGV[2] max entries, then field, group and
-# count per entry. A new prefix is recorded only while the counters are not full.
-FLUSH_LUA = _ADD_LUA + """
+# count per entry. A new prefix is recorded only while the counters are not full. Returns
+# the live count after.
+FLUSH_LUA = (
+    _ADD_LUA
+    + """
 local live = tonumber(redis.call('GET', KEYS[1]) or 0)
 local most = tonumber(ARGV[2])
 for j = 3, #KEYS do
@@ -115,11 +129,14 @@ for j = 3, #KEYS do
     live = live + 1
   end
 end
-return 0
+return live
 """
+)
 
 # KEYS[1] live count, KEYS[2] group counts, KEYS[3..] the group's buckets; ARGV[1] now,
 # ARGV[2] the group. Deletes the quiet fields, recounts the group, returns how many went.
+# (On a Redis out of memory the deletions still run and the count update fails: the next
+# prune of the group, which recounts it, puts the counts right.)
 PRUNE_LUA = """
 local now = tonumber(ARGV[1])
 local removed, held = 0, 0
@@ -199,6 +216,8 @@ class RedisCounters:
         self.max_entries = max_entries
         self.prune_gap = prune_gap
         self.buffer = IssueBuffer()
+        self.full = False  # `max_entries` live, as of the last flush or prune (no I/O)
+        self._checked_config = False
         self._charge = client.register_script(_script(CHARGE_LUA))
         self._flush = client.register_script(_script(FLUSH_LUA))
         self._prune = client.register_script(_script(PRUNE_LUA))
@@ -208,8 +227,8 @@ class RedisCounters:
         prefix, parent = _place(source.prefix), _place(source.parent)
         try:
             async with self.client.pipeline(transaction=False) as pipe:
-                pipe.hget(prefix[0], prefix[1])  # type: ignore[arg-type]
-                pipe.hget(parent[0], parent[1])  # type: ignore[arg-type]
+                pipe.hget(prefix[0], prefix[1])
+                pipe.hget(parent[0], parent[1])
                 rows = await pipe.execute()
         except (RedisError, OSError) as exc:
             raise _unavailable(exc) from None
@@ -223,6 +242,7 @@ class RedisCounters:
         except (RedisError, OSError) as exc:
             raise _unavailable(exc) from None
         if after is None:
+            self.full = True
             raise Full("the abuse counters are full")
         s1, i1, s2, i2 = (float(x) for x in after)
         return History(s1, i1), History(s2, i2)
@@ -242,35 +262,67 @@ class RedisCounters:
                 keys.append(bucket)
                 args += [field, group, repr(float(n))]
             try:
-                await self._flush(keys=keys, args=args)
+                live = await self._flush(keys=keys, args=args)
             except (RedisError, OSError) as exc:
                 self.buffer.give_back(dict(items[start:]))  # what did not reach Redis
                 raise _unavailable(exc) from None
+            self.full = int(live) >= self.max_entries
 
     async def prune(self, now: float) -> int:
         """One pass over every group, unless another node pruned within `prune_gap`."""
+        removed = 0
         try:
-            if self.prune_gap > 0 and not await self.client.set(
+            if not self._checked_config:
+                await self._check_config()
+            if self.prune_gap <= 0 or await self.client.set(
                 PRUNING_KEY, "1", nx=True, px=max(1, int(self.prune_gap * 1000))
             ):
-                return 0
-            removed = 0
-            groups = 16**GROUP_CHARS
-            for first in range(0, groups, PRUNE_PIPELINE):
-                async with self.client.pipeline(transaction=False) as pipe:
-                    for g in range(first, min(first + PRUNE_PIPELINE, groups)):
-                        group = f"{g:0{GROUP_CHARS}x}"
-                        buckets = [f"{ABUSE}{group}{d:x}" for d in range(16)]
-                        await self._prune(
-                            keys=[LIVE_KEY, GROUPS_KEY, *buckets],
-                            args=[repr(float(now)), group],
-                            client=pipe,
-                        )
-                    removed += sum(int(n) for n in await pipe.execute())
-            await self._recount(keys=[LIVE_KEY, GROUPS_KEY])
+                removed = await self._prune_all(now)
+                live = await self._recount(keys=[LIVE_KEY, GROUPS_KEY])
+            else:
+                live = await self.client.get(LIVE_KEY)
         except (RedisError, OSError) as exc:
             raise _unavailable(exc) from None
+        self.full = int(live or 0) >= self.max_entries
         return removed
+
+    async def _prune_all(self, now: float) -> int:
+        removed = 0
+        groups = 16**GROUP_CHARS
+        for first in range(0, groups, PRUNE_PIPELINE):
+            async with self.client.pipeline(transaction=False) as pipe:
+                for g in range(first, min(first + PRUNE_PIPELINE, groups)):
+                    group = f"{g:0{GROUP_CHARS}x}"
+                    buckets = [f"{ABUSE}{group}{d:x}" for d in range(16)]
+                    await self._prune(
+                        keys=[LIVE_KEY, GROUPS_KEY, *buckets],
+                        args=[repr(float(now)), group],
+                        client=pipe,
+                    )
+                removed += sum(int(n) for n in await pipe.execute())
+        return removed
+
+    async def _check_config(self) -> None:
+        """Warn once when buckets would not stay listpack-encoded (several times the
+        memory). CONFIG may be disabled (managed Redis): then nothing is said."""
+        self._checked_config = True
+        try:
+            conf = await self.client.config_get("hash-max-*")
+        except RedisError:
+            return
+        entries = conf.get("hash-max-listpack-entries", conf.get("hash-max-ziplist-entries"))
+        value = conf.get("hash-max-listpack-value", conf.get("hash-max-ziplist-value"))
+        if (entries is not None and int(entries) < MIN_LISTPACK_ENTRIES) or (
+            value is not None and int(value) < _ROW.size
+        ):
+            log.warning(
+                "Redis hash-max-listpack-entries is %s and -value %s: the abuse counters "
+                "need at least %d and %d to stay compact (about 46 MB per 10^6 prefixes)",
+                entries,
+                value,
+                MIN_LISTPACK_ENTRIES,
+                _ROW.size,
+            )
 
     async def live(self) -> int:
         try:
