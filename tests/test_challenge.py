@@ -107,9 +107,7 @@ def test_epoch_is_signed_and_optional() -> None:
     with pytest.raises(challenge.ChallengeError):
         challenge.decode(tampered, ring, NOW)
     legacy = challenge.issue("sk", "shop.example", 2000, NOW, 60)
-    signed = (
-        f"C1.sk|shop.example|{legacy.salt}|2000|{legacy.parts}|{legacy.expires}|{ring.current}"
-    )
+    signed = f"C1.sk|shop.example|{legacy.salt}|2000|{legacy.parts}|{legacy.expires}|{ring.current}"
     old_text = signed + "." + b64encode(sign(ring.current_key, signed.encode()))
     old = challenge.decode(old_text, ring, NOW)
     assert old.epoch is None and old.issued_ms is None and old.prefix == ""

@@ -49,9 +49,11 @@ def test_widget_renews_a_challenge_issued_before_a_flush(browser: Any, cluster: 
     solves: list[int] = []
     page.on(
         "request",
-        lambda r: asked.append(json.loads(r.post_data or "{}"))
-        if r.url.endswith("/1/challenge")
-        else None,
+        lambda r: (
+            asked.append(json.loads(r.post_data or "{}"))
+            if r.url.endswith("/1/challenge")
+            else None
+        ),
     )
     flusher = redis.Redis.from_url(cluster.stores.redis.url)
 

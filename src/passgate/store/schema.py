@@ -136,7 +136,9 @@ abuse_counters = sa.Table(
     "abuse_counters",
     metadata,
     sa.Column(
-        "key", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True,
+        "key",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        primary_key=True,
         autoincrement=False,
     ),
     sa.Column("solved", sa.Float, nullable=False),
