@@ -78,16 +78,16 @@ def _bound_ip(text: str) -> str | None:
 
 async def test_forwarded_for_only_from_trusted_proxies(cluster: Cluster, tmp_path: Path) -> None:
     spoof = {"X-Forwarded-For": "198.51.100.7"}
-    trusting = start_node(
-        "trusting", {**cluster.env, "PASSGATE_TRUSTED_PROXIES": "127.0.0.1"}, tmp_path
-    )
+    untrusting = start_node("untrusting", {**cluster.env, "PASSGATE_TRUSTED_PROXIES": ""}, tmp_path)
     try:
         async with httpx.AsyncClient(timeout=10, headers=spoof) as http:
             # no trusted proxies: the header is ignored, uvicorn's own handling included
-            untrusted = await earn(http, cluster.urls[0], cluster.sitekey)
+            untrusted = await earn(http, untrusting.url, cluster.sitekey)
             assert _bound_ip(untrusted) == "127.0.0.1"
-            # 127.0.0.1 listed as a proxy: the client is the hop it forwarded
-            trusted = await earn(http, trusting.url, cluster.sitekey)
+            ready = (await http.get(untrusting.url + "/readyz")).json()
+            assert ready == {"ok": True, "warnings": ["untrusted_forwarded_for"]}
+            # the cluster lists 127.0.0.1 as a proxy: the client is the hop it forwarded
+            trusted = await earn(http, cluster.urls[0], cluster.sitekey)
             assert _bound_ip(trusted) == "198.51.100.7"
     finally:
-        trusting.stop()
+        untrusting.stop()

@@ -131,13 +131,28 @@ class _Connection:
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
+            reused = self._conn is not None and not self._conn.closed
+            try:
+                return await asyncio.wait_for(self._run(fn), self._timeout)
+            except psycopg.OperationalError as exc:
+                await self.drop()
+                if not reused:
+                    raise self._unavailable(exc) from None
+            except (psycopg.Error, OSError, TimeoutError) as exc:
+                await self.drop()
+                raise self._unavailable(exc) from None
+            # A connection kept from before a PostgreSQL restart fails once: a fresh one is
+            # tried, once (a charge retried after a lost reply may count twice: only ever
+            # more, never less).
             try:
                 return await asyncio.wait_for(self._run(fn), self._timeout)
             except (psycopg.Error, OSError, TimeoutError) as exc:
                 await self.drop()
-                raise StoreUnavailable(
-                    f"abuse counters: PostgreSQL: {type(exc).__name__}: {exc}"
-                ) from None
+                raise self._unavailable(exc) from None
+
+    @staticmethod
+    def _unavailable(exc: BaseException) -> StoreUnavailable:
+        return StoreUnavailable(f"abuse counters: PostgreSQL: {type(exc).__name__}: {exc}")
 
     async def _run(self, fn: Callable[[Conn], Awaitable[T]]) -> T:
         if self._conn is None or self._conn.closed:
