@@ -58,6 +58,7 @@ def check_abuse_upgrade(engine: sa.Engine) -> None:
     assert old.adaptive is False and old.max_difficulty is None
     assert (old.prefix_v4, old.prefix_v6, old.allowlist) == (24, 48, ())
     assert old.difficulty == 250_000 and old.hostnames == ("shop.example",)
+    assert old.algorithm == "sha256" and old.fallback is None  # 0005: challenges unchanged
     new, _ = registry.add(["new.example"])
     assert registry.require(new.sitekey).adaptive is True
     with engine.begin() as conn:

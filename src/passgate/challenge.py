@@ -1,8 +1,9 @@
 """Proof-of-work challenges: issue, encode and check solutions. Pure: no I/O, clock passed in.
 
-A challenge has `parts` independent puzzles. Puzzle i is solved by a 32-bit nonce such that
-SHA-256(ascii(salt_hex + "%04x" % i + "%08x" % nonce)) starts with a big-endian 32-bit word
-below `threshold`. The message is 44 bytes, so each attempt is one SHA-256 block.
+A challenge has `parts` independent puzzles of the site's algorithm (passgate.algorithms).
+Puzzle i is solved by a 32-bit nonce whose attempt, the algorithm's digest of
+ascii(salt_hex + "%04x" % i + "%08x" % nonce), starts with a big-endian 32-bit word below
+`threshold`. For SHA-256 the message is 44 bytes, so each attempt is one SHA-256 block.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
+from passgate import algorithms
 from passgate.signing import KeyRing, b64decode, b64encode, sign, verify
 
 PREFIX = "C2."
@@ -39,6 +41,7 @@ class Challenge:
     epoch: int | None = None  # the Redis epoch the issuing node last saw (store.redis)
     issued_ms: int | None = None  # unix ms; None on the previous release's challenges
     prefix: str = ""  # the keyed hash of the client prefix it was issued to (abuse.prefix)
+    algorithm: str = algorithms.SHA256  # the previous release's challenges are all SHA-256
 
     @property
     def threshold(self) -> int:
@@ -54,9 +57,10 @@ def threshold_for(difficulty: int, parts: int) -> int:
     return min(0xFFFFFFFF, (1 << 32) // per_part)
 
 
-def parts_for(difficulty: int) -> int:
-    """More parts tighten the spread of solve times; tiny difficulties need few."""
-    return max(1, min(16, difficulty // 20_000))
+def parts_for(difficulty: int, algorithm: str = algorithms.SHA256) -> int:
+    """More parts tighten the spread of solve times; tiny difficulties need few, and costly
+    attempts few (the server checks one a part)."""
+    return algorithms.get(algorithm).parts_for(difficulty)
 
 
 def issue(
@@ -67,17 +71,19 @@ def issue(
     lifetime: int,
     epoch: int | None = None,
     prefix: str = "",
+    algorithm: str = algorithms.SHA256,
 ) -> Challenge:
     return Challenge(
         sitekey=sitekey,
         host=host,
         salt=secrets.token_hex(16),
         difficulty=difficulty,
-        parts=parts_for(difficulty),
+        parts=parts_for(difficulty, algorithm),
         expires=int(now) + lifetime,
         epoch=epoch,
         issued_ms=int(now * 1000),
         prefix=prefix,
+        algorithm=algorithm,
     )
 
 
@@ -85,12 +91,13 @@ def encode(ch: Challenge, ring: KeyRing) -> str:
     """`C2.` + the fields joined by `|` + `.` + base64url(HMAC-SHA256 of what precedes).
 
     Fields: sitekey, host, salt, difficulty, parts, issued (unix ms), expires (unix s),
-    epoch (or empty), prefix hash (or empty), key id. Every field is signed: a client can
-    change neither its price, nor its issue time, nor the prefix it was issued to."""
+    epoch (or empty), prefix hash (or empty), algorithm, key id. Every field is signed: a
+    client can change neither its price, nor its algorithm, nor its issue time, nor the
+    prefix it was issued to."""
     epoch = "" if ch.epoch is None else str(ch.epoch)
     signed = (
         f"{PREFIX}{ch.sitekey}|{ch.host}|{ch.salt}|{ch.difficulty}|{ch.parts}|{ch.issued_ms}"
-        f"|{ch.expires}|{epoch}|{ch.prefix}|{ring.current}"
+        f"|{ch.expires}|{epoch}|{ch.prefix}|{ch.algorithm}|{ring.current}"
     )
     return signed + "." + b64encode(sign(ring.current_key, signed.encode()))
 
@@ -113,7 +120,7 @@ def decode(text: str, ring: KeyRing, now: float) -> Challenge:
     fields = signed[len(PREFIX) :].split("|")
     try:
         if text.startswith(PREFIX):
-            sitekey, host, salt, difficulty, parts, issued, expires, epoch, src, kid = fields
+            sitekey, host, salt, difficulty, parts, issued, expires, epoch, src, alg, kid = fields
             ch = Challenge(
                 sitekey,
                 host,
@@ -125,6 +132,7 @@ def decode(text: str, ring: KeyRing, now: float) -> Challenge:
                 int(epoch) if epoch else None,
                 int(issued),
                 src,
+                algorithms.get(alg).name,
             )
         else:
             legacy_epoch = int(fields.pop(6)) if len(fields) == 8 else None
@@ -145,29 +153,35 @@ def key_id(text: str) -> str | None:
     return signed.rpartition("|")[2] if "|" in signed else None
 
 
-def attempt(salt: str, part: int, nonce: int) -> int:
-    """The leading 32-bit word of one attempt's hash."""
-    digest = hashlib.sha256(f"{salt}{part:04x}{nonce:08x}".encode()).digest()
-    return int.from_bytes(digest[:4], "big")
+def attempt(salt: str, part: int, nonce: int, algorithm: str = algorithms.SHA256) -> int:
+    """The leading 32-bit word of one attempt's digest."""
+    return algorithms.get(algorithm).attempt(salt, part, nonce)
 
 
 def check(ch: Challenge, nonces: object) -> bool:
-    """True when `nonces` holds one valid 32-bit nonce per part."""
+    """True when `nonces` holds one valid 32-bit nonce per part. Every nonce's type and
+    range is checked before any digest is computed, so a malformed solution costs nothing."""
     if not isinstance(nonces, list) or len(nonces) != ch.parts or ch.parts > MAX_PARTS:
         return False
+    if not all(type(n) is int and 0 <= n <= 0xFFFFFFFF for n in nonces):
+        return False
     limit = ch.threshold
-    for i, n in enumerate(nonces):
-        if type(n) is not int or not 0 <= n <= 0xFFFFFFFF:
-            return False
-        if attempt(ch.salt, i, n) >= limit:
-            return False
-    return True
+    trial = algorithms.get(ch.algorithm).attempt
+    return all(trial(ch.salt, i, n) < limit for i, n in enumerate(nonces))
 
 
 def solve(ch: Challenge) -> list[int]:
     """Brute-force solver, for tests and benchmarks."""
     out = []
     limit = ch.threshold
+    if ch.algorithm != algorithms.SHA256:
+        trial = algorithms.get(ch.algorithm).attempt
+        for i in range(ch.parts):
+            n = 0
+            while trial(ch.salt, i, n) >= limit:
+                n += 1
+            out.append(n)
+        return out
     for i in range(ch.parts):
         prefix = f"{ch.salt}{i:04x}".encode()
         n = 0

@@ -11,7 +11,7 @@ from typing import Any
 import click
 import sqlalchemy as sa
 
-from passgate import keys, settings
+from passgate import algorithms, keys, settings
 from passgate.settings import Config, SettingsError
 from passgate.sites import Site, SiteError, SiteRegistry
 from passgate.store.schema import settings_kv
@@ -49,7 +49,7 @@ def _sites(ctx: click.Context) -> SiteRegistry:
 def _guard(fn: Callable[[], Any]) -> Any:
     try:
         return fn()
-    except (SiteError, SettingsError, keys.MasterKeyError) as exc:
+    except (SiteError, SettingsError, keys.MasterKeyError, algorithms.UnknownAlgorithm) as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -208,6 +208,18 @@ def abuse_options(func: Any) -> Any:
                 help="A CIDR always given the base difficulty (repeat; replaces the list).",
             ),
             click.option("--clear-allow", is_flag=True, help="Empty the allow-list."),
+            click.option(
+                "--algorithm",
+                type=click.Choice(algorithms.NAMES),
+                help="Proof of work: sha256, or argon2id (hardware-fair). Without "
+                "--difficulty or --max-difficulty, both reset to its defaults.",
+            ),
+            click.option(
+                "--fallback",
+                type=click.Choice(["sha256", "none"]),
+                help="argon2id sites: let browsers without WebAssembly solve SHA-256 at a "
+                "higher price (docs/abuse.md).",
+            ),
         ]
     ):
         func = option(func)
@@ -221,8 +233,12 @@ def _abuse_settings(
     prefix_v6: int | None,
     allow: tuple[str, ...],
     clear_allow: bool,
+    algorithm: str | None,
+    fallback: str | None,
 ) -> dict[str, Any]:
     return {
+        "algorithm": algorithm,
+        "fallback": fallback,
         "adaptive": adaptive,
         "max_difficulty": max_difficulty,
         "prefix_v4": prefix_v4,
@@ -252,15 +268,23 @@ def site_add(
     """Register a site and print its sitekey and secret (shown only here)."""
     cfg = _config(ctx)
     registry = _sites(ctx)
-    new, secret = _guard(
-        lambda: registry.add(
+    chosen = _abuse_settings(**abuse)
+    chosen["algorithm"] = chosen["algorithm"] or cfg.default_algorithm
+    if chosen["fallback"] == "none":
+        chosen["fallback"] = None
+
+    def add() -> tuple[Site, str]:
+        alg = algorithms.get(chosen["algorithm"])
+        base = cfg.default_difficulty if alg.name == algorithms.SHA256 else alg.default_difficulty
+        return registry.add(
             list(hostnames),
             name=name,
-            difficulty=cfg.default_difficulty if difficulty is None else difficulty,
+            difficulty=base if difficulty is None else difficulty,
             token_lifetime=cfg.token_lifetime,
-            **_abuse_settings(**abuse),
+            **chosen,
         )
-    )
+
+    new, secret = _guard(add)
     _emit(
         as_json,
         {"sitekey": new.sitekey, "secret": secret},

@@ -41,7 +41,18 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("host", str, "127.0.0.1", "Address `serve` binds to."),
     Setting("port", int, 8000, "Port `serve` listens on."),
-    Setting("default_difficulty", int, 250_000, "Expected hashes of a new site's challenge."),
+    Setting(
+        "default_difficulty",
+        int,
+        250_000,
+        "Expected hashes of a new SHA-256 site's challenge (other algorithms have their own).",
+    ),
+    Setting(
+        "default_algorithm",
+        str,
+        "sha256",
+        "Proof-of-work algorithm of new sites: sha256 or argon2id (docs/abuse.md).",
+    ),
     Setting("challenge_lifetime", int, 300, "Seconds a challenge may take to be solved."),
     Setting(
         "token_lifetime", int, 120, "Seconds a pass token lives, unless the site sets its own."

@@ -15,8 +15,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from passgate import algorithms
 from passgate.abuse import prefix
-from passgate.abuse.difficulty import DEFAULT_MAX_DIFFICULTY
 from passgate.store.schema import sites
 
 SITEKEY_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -26,6 +26,8 @@ HOSTNAME_RE = re.compile(
 )
 MIN_DIFFICULTY, MAX_DIFFICULTY = 1, 1_000_000_000
 MIN_LIFETIME, MAX_LIFETIME = 10, 3600
+FALLBACK_MULTIPLE = 4  # the SHA-256 fallback costs 4x SHA-256's default base
+FALLBACKS = ("sha256",)
 
 
 class SiteError(ValueError):
@@ -47,11 +49,24 @@ class Site:
     prefix_v4: int = prefix.DEFAULT_V4
     prefix_v6: int = prefix.DEFAULT_V6
     allowlist: tuple[str, ...] = ()  # CIDRs that always get the base difficulty
+    algorithm: str = algorithms.SHA256  # passgate.algorithms: what one attempt is
+    fallback: str | None = None  # "sha256": browsers without WebAssembly get SHA-256
 
     @property
     def cap(self) -> int:
-        """The site's highest difficulty (expected hashes): never below its base."""
-        return max(self.difficulty, self.max_difficulty or DEFAULT_MAX_DIFFICULTY)
+        """The site's highest difficulty (expected attempts of its algorithm): never below
+        its base."""
+        default = algorithms.get(self.algorithm).default_cap
+        return max(self.difficulty, self.max_difficulty or default)
+
+    def pricing(self, algorithm: str) -> tuple[int, int]:
+        """(base, cap) in attempts of `algorithm`: the site's own, or for its SHA-256
+        fallback FALLBACK_MULTIPLE times SHA-256's default base, capped at SHA-256's
+        default cap (docs/abuse.md prices that door)."""
+        if algorithm == self.algorithm:
+            return self.difficulty, self.cap
+        sha = algorithms.get(algorithms.SHA256)
+        return FALLBACK_MULTIPLE * sha.default_difficulty, sha.default_cap
 
     def allows(self, host: str) -> bool:
         """The host is listed, or is a subdomain of a listed name."""
@@ -75,6 +90,8 @@ class Site:
             "prefix_v4": self.prefix_v4,
             "prefix_v6": self.prefix_v6,
             "allowlist": list(self.allowlist),
+            "algorithm": self.algorithm,
+            "fallback": self.fallback,
         }
 
 
@@ -129,6 +146,8 @@ def _row_to_site(row: sa.Row[tuple[object, ...]]) -> Site:
         prefix_v4=m["prefix_v4"],
         prefix_v6=m["prefix_v6"],
         allowlist=tuple(json.loads(m["allowlist"])),
+        algorithm=m["algorithm"],
+        fallback=m["fallback"],
     )
 
 
@@ -145,11 +164,13 @@ class SiteRegistry:
         difficulty: int = 250_000,
         token_lifetime: int = 120,
         sitekey: str | None = None,
+        algorithm: str = algorithms.SHA256,
+        fallback: str | None = None,
         **abuse: Any,
     ) -> tuple[Site, str]:
         """Create a site; returns it with its secret, which is not kept anywhere. `abuse`
         takes the keywords of `update`'s abuse settings; adaptation is on unless
-        `adaptive=False`."""
+        `adaptive=False`. `difficulty` counts attempts of `algorithm`."""
         if not hostnames:
             raise SiteError("a site needs at least one --hostname")
         secret = new_secret()
@@ -164,6 +185,7 @@ class SiteRegistry:
             ),
             adaptive=True,
         )
+        site = replace(site, **_algorithm_changes(site, algorithm, fallback, reset=False))
         site = replace(site, **_abuse_changes(site, **abuse))
         with self.engine.begin() as conn:
             conn.execute(sites.insert().values(**_values(site), created_at=time.time()))
@@ -199,11 +221,15 @@ class SiteRegistry:
         require_remoteip: bool | None = None,
         bind_ip: bool | None = None,
         name: str | None = None,
+        algorithm: str | None = None,
+        fallback: str | None = None,
         **abuse: Any,
     ) -> Site:
         """Change what is given (None leaves a setting as it is); `abuse` takes
         `adaptive`, `max_difficulty` (0 for the default cap), `prefix_v4`, `prefix_v6` and
-        `allowlist` (a list of CIDRs, which replaces the old one). Raises SiteError."""
+        `allowlist` (a list of CIDRs, which replaces the old one). A new `algorithm` given
+        without `difficulty` or `max_difficulty` resets both to its defaults; `fallback` is
+        "sha256" or "none". Raises SiteError."""
         site = self.require(sitekey)
         changes: dict[str, object] = {}
         if hostnames:
@@ -224,6 +250,14 @@ class SiteRegistry:
             if value is not None:
                 changes[key] = value
         site = replace(site, **changes)  # type: ignore[arg-type]
+        if algorithm is not None or fallback is not None:
+            reset = algorithm is not None and difficulty is None
+            if reset and abuse.get("max_difficulty") is None:
+                abuse["max_difficulty"] = 0  # the new algorithm's default cap
+            site = replace(
+                site,
+                **_algorithm_changes(site, algorithm or site.algorithm, fallback, reset=reset),
+            )
         site = replace(site, **_abuse_changes(site, **abuse))
         self._save(site)
         return site
@@ -244,6 +278,31 @@ class SiteRegistry:
             conn.execute(
                 sites.update().where(sites.c.sitekey == site.sitekey).values(**_values(site))
             )
+
+
+def _algorithm_changes(
+    site: Site, algorithm: str, fallback: str | None, reset: bool
+) -> dict[str, Any]:
+    """The algorithm and fallback fields; with `reset`, the algorithm's default difficulty."""
+    try:
+        alg = algorithms.get(algorithm)
+    except algorithms.UnknownAlgorithm as exc:
+        raise SiteError(str(exc)) from None
+    changes: dict[str, Any] = {"algorithm": alg.name}
+    if reset:
+        changes["difficulty"] = alg.default_difficulty
+    if fallback is not None:
+        if fallback == "none":
+            changes["fallback"] = None
+        elif fallback in FALLBACKS:
+            changes["fallback"] = fallback
+        else:
+            raise SiteError(f"fallback must be one of {', '.join(FALLBACKS)} or none")
+    if alg.name == algorithms.SHA256:
+        if changes.get("fallback"):
+            raise SiteError("a SHA-256 site needs no fallback")
+        changes["fallback"] = None
+    return changes
 
 
 def _abuse_changes(
@@ -297,4 +356,6 @@ def _values(site: Site) -> dict[str, object]:
         "prefix_v4": site.prefix_v4,
         "prefix_v6": site.prefix_v6,
         "allowlist": json.dumps(list(site.allowlist)),
+        "algorithm": site.algorithm,
+        "fallback": site.fallback,
     }

@@ -92,13 +92,15 @@ def error(
     code: str,
     message: str,
     headers: dict[str, str] | None = None,
-    renew: bool = False,
+    **flags: bool,
 ) -> Response:
-    """The widget endpoints' one error shape: `{"error", "message"}`, plus `"renew": true`
-    when the widget should silently fetch a fresh challenge and solve that instead."""
+    """The widget endpoints' one error shape: `{"error", "message"}`, plus each flag that is
+    true: `"renew": true` when the widget should silently fetch a fresh challenge and solve
+    that instead, `"reload": true` when the widget is too old for the site's proof of work
+    and should reload itself, `"nowasm": true` when the site needs WebAssembly and offers
+    no fallback (docs/architecture.md)."""
     body: dict[str, Any] = {"error": code, "message": message}
-    if renew:
-        body["renew"] = True
+    body.update({name: True for name, on in flags.items() if on})
     return JSONResponse(
         body,
         status_code=status,

@@ -16,16 +16,16 @@ from __future__ import annotations
 
 import math
 
+from passgate import algorithms
+
 TAU = 60.0  # seconds: the mean lifetime of one solve's weight
 KNEE = 12.0  # the load at which the price has doubled
 POWER = 1.3
 PARENT_WEIGHT = 1.0 / 8  # how much the parent's load counts towards a prefix's
 UNDERPRICED = 2.0  # a solution whose challenge cost under 1/2 of today's price is renewed
 
-# A person's device, the bench's slow device: one worker at 5 M SHA-256/s slowed 6x.
-PERSON_RATE_SLOW = 800_000  # hashes per second
-CAP_SECONDS = 10.0
-DEFAULT_MAX_DIFFICULTY = int(PERSON_RATE_SLOW * CAP_SECONDS)  # 8,000,000 expected hashes
+# SHA-256's default cap: ~10 s for a slow device (passgate.algorithms has each one's).
+DEFAULT_MAX_DIFFICULTY = algorithms.get(algorithms.SHA256).default_cap
 
 
 def decay(count: float, since: float, now: float) -> float:

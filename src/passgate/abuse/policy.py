@@ -9,6 +9,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 
+from passgate import algorithms
 from passgate.abuse import difficulty, prefix, score
 from passgate.abuse.counters import Counters, Full, History
 from passgate.challenge import Challenge
@@ -37,22 +38,25 @@ def source_of(key: bytes, site: Site, ip: str) -> prefix.Source:
     return prefix.source(key, ip, site.prefix_v4, site.prefix_v6)
 
 
-async def quote(counters: Counters, key: bytes, site: Site, ip: str, now: float) -> Quote:
-    """The difficulty of a challenge for `ip`: the site's base when adaptation is off or the
-    address is allow-listed; else the curve over the source's history. A store that cannot
-    answer, or counters too full to track a new source, give the site's cap: a store outage
-    never opens the gate."""
+async def quote(
+    counters: Counters, key: bytes, site: Site, ip: str, now: float, algorithm: str = ""
+) -> Quote:
+    """The difficulty of a challenge of `algorithm` (the site's own by default) for `ip`:
+    the base when adaptation is off or the address is allow-listed; else the curve over the
+    source's history. A store that cannot answer, or counters too full to track a new
+    source, give the cap: a store outage never opens the gate."""
+    base, cap = site.pricing(algorithm or site.algorithm)
     src = source_of(key, site, ip)
     counters.issued(src)
     if not site.adaptive or prefix.allowed(ip, site.allowlist):
-        return Quote(site.difficulty, src)
+        return Quote(base, src)
     try:
         mine, parent = await counters.read(src, now)
     except StoreUnavailable:
-        return Quote(site.cap, src)
+        return Quote(cap, src)
     if counters.full and mine.solved == 0 and mine.issued == 0:
-        return Quote(site.cap, src)
-    return Quote(difficulty.price(site.difficulty, site.cap, mine.solved, parent.solved), src)
+        return Quote(cap, src)
+    return Quote(difficulty.price(base, cap, mine.solved, parent.solved), src)
 
 
 async def judge(
@@ -72,15 +76,16 @@ async def judge(
     if ch.prefix and not hmac.compare_digest(ch.prefix, src.prefix):
         raise Renew("the challenge was issued to another network")
     listed = prefix.allowed(ip, site.allowlist)
+    base, cap = site.pricing(ch.algorithm)
     try:
         mine, parent = await counters.charge(src, now)
     except Full:
-        if site.adaptive and not listed and ch.difficulty < site.cap:
+        if site.adaptive and not listed and ch.difficulty < cap:
             raise Renew("the source cannot be tracked: it pays the site's cap") from None
         mine, parent = History(1.0), History(1.0)
     if site.adaptive and not listed:
         before = (mine.solved - 1, parent.solved - 1)
-        if difficulty.underpriced(ch.difficulty, site.difficulty, site.cap, *before):
+        if difficulty.underpriced(ch.difficulty, base, cap, *before):
             raise Renew("the source's price rose since this challenge was issued")
     solve_ms = None if ch.issued_ms is None else max(0.0, now * 1000 - ch.issued_ms)
     value, reasons = score.score(
@@ -93,6 +98,8 @@ async def judge(
             parts=ch.parts,
             markers=markers,
             allowlisted=listed,
+            fastest_rate=algorithms.get(ch.algorithm).fastest_browser_rate,
+            fallback=ch.algorithm != site.algorithm,
         )
     )
     return Verdict(value, tuple(reasons))

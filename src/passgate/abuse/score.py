@@ -27,14 +27,16 @@ REASONS = {
     "fast_solve": "solved faster than any browser could do the work",
     "automation_webdriver": "the browser reports navigator.webdriver (it is automated)",
     "automation_marker": "the page carries a marker only automation tools set",
+    "sha256_fallback": "solved through the site's SHA-256 fallback, the door a GPU prefers",
 }
 
 # The markers the widget may report; anything else is ignored.
 MARKERS = ("webdriver", "selenium", "phantom", "nightmare", "cdc")
 MARKER_RISK = 0.55  # one or several: a hint, never enough for 0.7 alone
 
-FASTEST_BROWSER_RATE = 60_000_000  # hashes/s: four workers of a fast desktop, JS SHA-256
+FASTEST_BROWSER_RATE = 60_000_000  # SHA-256 hashes/s (passgate.algorithms has each one's)
 FAST_SOLVE_RISK = 0.75
+FALLBACK_RISK = 0.2  # a browser without WebAssembly is rare, and a GPU farm's favourite
 QUANTILE_Z = 2.326  # the 1% quantile of the solve time's distribution
 
 
@@ -50,6 +52,8 @@ class Signals:
     parts: int = 1
     markers: frozenset[str] = field(default_factory=frozenset)
     allowlisted: bool = False
+    fastest_rate: float = FASTEST_BROWSER_RATE  # attempts/s of the challenge's algorithm
+    fallback: bool = False  # solved through the site's SHA-256 fallback
 
 
 def velocity_risk(load: float) -> float:
@@ -70,13 +74,13 @@ def open_risk(unsolved: float) -> float:
     return min(0.8, 0.7 + 0.1 * (unsolved - 30) / 70)
 
 
-def fastest_ms(difficulty: int, parts: int) -> float:
+def fastest_ms(difficulty: int, parts: int, rate: float = FASTEST_BROWSER_RATE) -> float:
     """The fastest a browser could solve this challenge (ms): the 1% quantile of the
-    attempts drawn (a sum of `parts` geometric draws, by Wilson-Hilferty) at
-    FASTEST_BROWSER_RATE."""
+    attempts drawn (a sum of `parts` geometric draws, by Wilson-Hilferty) at `rate`
+    attempts/s."""
     k = max(1, parts)
     low = k * max(0.0, 1 - 1 / (9 * k) - QUANTILE_Z * math.sqrt(1 / (9 * k))) ** 3
-    return difficulty * (low / k) / FASTEST_BROWSER_RATE * 1000
+    return difficulty * (low / k) / rate * 1000
 
 
 def score(s: Signals) -> tuple[float, list[str]]:
@@ -89,8 +93,10 @@ def score(s: Signals) -> tuple[float, list[str]]:
         ("network_velocity", velocity_risk(PARENT_WEIGHT * s.parent_load)),
         ("open_challenges", open_risk(s.open_challenges)),
     ]
-    if s.solve_ms is not None and s.solve_ms < fastest_ms(s.difficulty, s.parts):
+    if s.solve_ms is not None and s.solve_ms < fastest_ms(s.difficulty, s.parts, s.fastest_rate):
         risks.append(("fast_solve", FAST_SOLVE_RISK))
+    if s.fallback:
+        risks.append(("sha256_fallback", FALLBACK_RISK))
     safe = 1.0
     for code, risk in risks:
         if risk > 0:

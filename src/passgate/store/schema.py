@@ -24,6 +24,9 @@ sites = sa.Table(
     sa.Column("prefix_v4", sa.Integer, nullable=False, server_default="24"),
     sa.Column("prefix_v6", sa.Integer, nullable=False, server_default="48"),
     sa.Column("allowlist", sa.Text, nullable=False, server_default="[]"),  # JSON list of CIDRs
+    # hardware-fair proof of work (migration 0005)
+    sa.Column("algorithm", sa.String(16), nullable=False, server_default="sha256"),
+    sa.Column("fallback", sa.String(16), nullable=True),  # "sha256" or none
 )
 
 signing_keys = sa.Table(

@@ -198,6 +198,8 @@ SITE_FIELDS: dict[str, tuple[type, ...]] = {
     "prefix_v4": (int,),
     "prefix_v6": (int,),
     "allowlist": (list,),
+    "algorithm": (str,),
+    "fallback": (str,),
 }
 
 

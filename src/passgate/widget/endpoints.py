@@ -8,7 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from passgate import challenge, testkeys, token
+from passgate import algorithms, challenge, testkeys, token
 from passgate.abuse import policy
 from passgate.service import Service
 from passgate.sites import SITEKEY_RE, SiteError, normalize_hostname
@@ -23,6 +23,7 @@ from passgate.web import (
 )
 
 MAX_RQDATA = 4096
+PROTOCOL = 2  # the widget protocol: `v` in /1/challenge; 2 knows `algorithm` and `params`
 TEST_LIFETIME = 120
 
 
@@ -68,9 +69,24 @@ async def issue_challenge(request: Request) -> Response:
         epoch = await service.spends.current_epoch() if data.get("renew") is True else None
     except StoreUnavailable:
         return error(503, "network-error", "the store is unavailable; try again")
+    algorithm = site.algorithm
+    if algorithm != algorithms.SHA256:
+        if data.get("v") != PROTOCOL:  # a cached widget from before the site's algorithm
+            return error(
+                400,
+                "challenge-error",
+                "this widget is out of date for the site's proof of work: reload it",
+                reload=True,
+            )
+        if data.get("fallback") is True:  # the browser cannot run WebAssembly
+            if site.fallback != algorithms.SHA256:
+                return error(
+                    400, "challenge-error", "this site's check needs WebAssembly", nowasm=True
+                )
+            algorithm = algorithms.SHA256
     now = time.time()
     quote = await policy.quote(
-        service.counters, service.prefix_key, site, service.client_ip(request), now
+        service.counters, service.prefix_key, site, service.client_ip(request), now, algorithm
     )
     ch = challenge.issue(
         sitekey,
@@ -80,17 +96,21 @@ async def issue_challenge(request: Request) -> Response:
         service.config.challenge_lifetime,
         epoch=epoch if epoch is not None else service.spends.epoch_ms,
         prefix=quote.source.prefix,
+        algorithm=algorithm,
     )
-    return ok(
-        {
-            "challenge": challenge.encode(ch, service.ring),
-            "salt": ch.salt,
-            "parts": ch.parts,
-            "threshold": ch.threshold,
-            "difficulty": ch.difficulty,
-            "expires": ch.expires,
-        }
-    )
+    body: dict[str, Any] = {
+        "challenge": challenge.encode(ch, service.ring),
+        "algorithm": ch.algorithm,
+        "salt": ch.salt,
+        "parts": ch.parts,
+        "threshold": ch.threshold,
+        "difficulty": ch.difficulty,
+        "expires": ch.expires,
+    }
+    params = algorithms.get(ch.algorithm).params
+    if params:
+        body["params"] = params
+    return ok(body)
 
 
 async def solve(request: Request) -> Response:
