@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from passgate.abuse import prefix
-from passgate.abuse.counters import Counters, Full, MemoryCounters, SqliteCounters
+from passgate.abuse.counters import SPREAD, Counters, Full, MemoryCounters, SqliteCounters
 from passgate.abuse.difficulty import TAU
 from passgate.store.db import make_engine, migrate
 
@@ -48,13 +48,37 @@ async def test_charges_add_and_decay(counters: Counters) -> None:
     s = src("203.0.113.7")
     for i in range(10):
         mine, parent = await counters.charge(s, T0 + i * 0.001)
-    assert mine.solved == pytest.approx(10, rel=1e-3) and parent.solved == pytest.approx(
-        10, rel=1e-3
-    )
+    assert mine.solved == pytest.approx(10, rel=1e-3)
+    # past SPREAD solves, a prefix's own count prices it; its parent stops counting them
+    assert parent.solved == pytest.approx(SPREAD, rel=1e-3)
     mine, parent = await counters.read(s, T0 + TAU)
     assert mine.solved == pytest.approx(10 * math.exp(-1), rel=1e-3)
     sibling, sib_parent = await counters.read(src("203.0.114.7"), T0)
-    assert sibling.solved == 0 and sib_parent.solved == pytest.approx(10, rel=1e-3)
+    assert sibling.solved == 0 and sib_parent.solved == pytest.approx(SPREAD, rel=1e-3)
+
+
+async def test_one_busy_network_does_not_heat_its_parent_but_many_quiet_ones_do(
+    counters: Counters,
+) -> None:
+    for i in range(100):
+        await counters.charge(src("198.51.100.7"), T0 + i * 0.01)
+    _, parent = await counters.read(src("198.51.7.9"), T0 + 1)
+    assert parent.solved <= SPREAD  # the neighbours' parent: only the first few counted
+    for i in range(40):  # rotation: forty sibling /24s, two solves each
+        for _ in range(2):
+            await counters.charge(src(f"203.0.{i}.7"), T0 + 2)
+    _, parent = await counters.read(src("203.0.200.1"), T0 + 2)
+    assert parent.solved == pytest.approx(80, rel=1e-3)
+
+
+async def test_fetching_alone_creates_no_entry(counters: Counters) -> None:
+    for i in range(40):
+        counters.issued(src(f"10.{i}.0.1"))  # one fetch each from many networks
+    for _ in range(5):
+        counters.issued(src("192.0.2.1"))  # a batch from one
+    await counters.flush(T0)
+    assert await counters.live() == 1
+    assert (await counters.read(src("192.0.2.1"), T0))[0].issued == pytest.approx(5)
 
 
 async def test_issued_challenges_reach_the_store_at_flush(counters: Counters) -> None:
@@ -105,7 +129,7 @@ async def test_two_sqlite_instances_add_up(tmp_path: Path) -> None:
         await asyncio.gather(a.flush(T0), b.flush(T0))
         for c in (a, b):
             mine, parent = await c.read(s, T0)
-            assert (mine.solved, mine.issued, parent.solved) == (100, 10, 100)
+            assert (mine.solved, mine.issued, parent.solved) == (100, 10, SPREAD)
     finally:
         await a.close()
         await b.close()

@@ -236,6 +236,8 @@ def _abuse_settings(
     algorithm: str | None,
     fallback: str | None,
 ) -> dict[str, Any]:
+    if clear_allow and allow:
+        raise click.UsageError("give --allow or --clear-allow, not both")
     return {
         "algorithm": algorithm,
         "fallback": fallback,

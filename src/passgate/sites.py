@@ -26,6 +26,7 @@ HOSTNAME_RE = re.compile(
 )
 MIN_DIFFICULTY, MAX_DIFFICULTY = 1, 1_000_000_000
 MIN_LIFETIME, MAX_LIFETIME = 10, 3600
+MAX_NAME = 200
 FALLBACK_MULTIPLE = 4  # the SHA-256 fallback costs 4x SHA-256's default base
 FALLBACKS = ("sha256",)
 
@@ -124,6 +125,16 @@ def _is_ipv6(host: str) -> bool:
     return True
 
 
+def check_name(name: str) -> str:
+    """A site's label: at most MAX_NAME printable characters (no control characters, no
+    lone surrogates). Raises SiteError."""
+    if len(name) > MAX_NAME:
+        raise SiteError(f"the name must be at most {MAX_NAME} characters")
+    if not name.isprintable() or any(0xD800 <= ord(c) <= 0xDFFF for c in name):
+        raise SiteError("the name must be printable text")
+    return name
+
+
 def _check_range(name: str, value: int, lo: int, hi: int) -> int:
     if not lo <= value <= hi:
         raise SiteError(f"{name} must be between {lo} and {hi}")
@@ -176,7 +187,7 @@ class SiteRegistry:
         secret = new_secret()
         site = Site(
             sitekey=sitekey or str(uuid.uuid4()),
-            name=name,
+            name=check_name(name),
             secret_hash=hash_secret(secret),
             hostnames=tuple(dict.fromkeys(normalize_hostname(h) for h in hostnames)),
             difficulty=_check_range("difficulty", difficulty, MIN_DIFFICULTY, MAX_DIFFICULTY),
@@ -245,7 +256,7 @@ class SiteRegistry:
         for key, value in (
             ("require_remoteip", require_remoteip),
             ("bind_ip", bind_ip),
-            ("name", name),
+            ("name", None if name is None else check_name(name)),
         ):
             if value is not None:
                 changes[key] = value

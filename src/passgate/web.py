@@ -58,6 +58,8 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise BadBody("the body is not JSON") from None
+    except RecursionError:  # nested thousands deep: within the size limit, past the parser
+        raise BadBody("the body is nested too deeply") from None
     if not isinstance(data, dict):
         raise BadBody("the body must be a JSON object")
     return data

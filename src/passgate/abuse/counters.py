@@ -28,6 +28,14 @@ QUIET = 0.05  # a count decayed below this is gone (its price effect is under 0.
 MAX_BUFFERED = 100_000  # distinct prefixes whose issued challenges one process holds
 DEFAULT_MAX_ENTRIES = 2_000_000
 FLUSH_CHUNK = 2_000
+# A prefix's solve counts towards its parent only while the prefix's own count (this solve
+# included) is at most SPREAD: past that the prefix is priced and scored by its own count, so
+# one busy network cannot raise its neighbours' price; rotation through many quiet siblings
+# still heats the parent.
+SPREAD = 8.0
+# Fetching challenges alone creates no entry: a flush records a new prefix only when it
+# fetched at least this many in one interval (no store growth from one fetch per address).
+NEW_FROM_ISSUES = 4
 
 
 class Full(StoreUnavailable):
@@ -62,8 +70,9 @@ class Counters(Protocol):
         ...
 
     async def charge(self, source: Source, now: float) -> tuple[History, History]:
-        """Add one solve to the prefix and its parent; their histories after it. Raises
-        StoreUnavailable, or Full when the prefix is new and the counters are full."""
+        """Add one solve to the prefix, and to its parent while the prefix's count is at most
+        SPREAD; their histories after it. Raises StoreUnavailable, or Full when the prefix is
+        new and the counters are full (nothing is written then)."""
         ...
 
     def issued(self, source: Source) -> None:
@@ -138,7 +147,8 @@ class MemoryCounters:
     async def charge(self, source: Source, now: float) -> tuple[History, History]:
         if source.prefix not in self.rows and len(self.rows) >= self.max_entries:
             raise Full("the abuse counters are full")
-        return self._add(source.prefix, 1, 0, now), self._add(source.parent, 1, 0, now)
+        mine = self._add(source.prefix, 1, 0, now)
+        return mine, self._add(source.parent, 1 if mine.solved <= SPREAD else 0, 0, now)
 
     def _add(self, key: str, solved: float, issued: float, now: float) -> History:
         h = _decayed(self.rows.get(key), now)
@@ -152,7 +162,8 @@ class MemoryCounters:
 
     async def flush(self, now: float) -> None:
         for key, n in self.buffer.take().items():
-            self._add(key, 0, n, now)
+            if key in self.rows or n >= NEW_FROM_ISSUES:
+                self._add(key, 0, n, now)
 
     async def prune(self, now: float) -> int:
         gone = [k for k, row in self.rows.items() if _gone(row, now)]
@@ -284,7 +295,7 @@ class SqliteCounters:
             if prefix is None:
                 conn.execute("ROLLBACK")
                 raise Full("the abuse counters are full")
-            parent = self._add(conn, source.parent, now, new_ok=True)
+            parent = self._add(conn, source.parent, now, True, 1.0 if prefix[0] <= SPREAD else 0.0)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -294,13 +305,13 @@ class SqliteCounters:
 
     @staticmethod
     def _add(
-        conn: sqlite3.Connection, key: str, now: float, new_ok: bool
+        conn: sqlite3.Connection, key: str, now: float, new_ok: bool, solves: float = 1.0
     ) -> tuple[float, float] | None:
         k = key_int(key)
         if new_ok:
-            row = conn.execute(SQLITE_ADD, (k, 1.0, 0.0, now)).fetchone()
+            row = conn.execute(SQLITE_ADD, (k, solves, 0.0, now)).fetchone()
         else:
-            row = conn.execute(SQLITE_ADD_EXISTING, (now, 1.0, now, 0.0, now, k)).fetchone()
+            row = conn.execute(SQLITE_ADD_EXISTING, (now, solves, now, 0.0, now, k)).fetchone()
         return None if row is None else (row[0], row[1])
 
     def issued(self, source: Source) -> None:
@@ -326,12 +337,12 @@ class SqliteCounters:
                 for i in range(0, len(rows), FLUSH_CHUNK):
                     chunk = rows[i : i + FLUSH_CHUNK]
                     conn.execute("BEGIN IMMEDIATE")
-                    if self.full:  # nothing new while full: existing entries only
-                        conn.executemany(
-                            SQLITE_ADD_ISSUED_EXISTING, [(k, n, t) for k, _, n, t in chunk]
-                        )
-                    else:
-                        conn.executemany(SQLITE_ADD.rpartition(" RETURNING")[0], chunk)
+                    new_ok = [] if self.full else [r for r in chunk if r[2] >= NEW_FROM_ISSUES]
+                    existing = [
+                        (k, n, t) for k, _, n, t in chunk if self.full or n < NEW_FROM_ISSUES
+                    ]
+                    conn.executemany(SQLITE_ADD_ISSUED_EXISTING, existing)
+                    conn.executemany(SQLITE_ADD.rpartition(" RETURNING")[0], new_ok)
                     conn.execute("COMMIT")
             finally:
                 conn.close()

@@ -47,8 +47,10 @@ async def quote(
     source, give the cap: a store outage never opens the gate."""
     base, cap = site.pricing(algorithm or site.algorithm)
     src = source_of(key, site, ip)
+    if prefix.allowed(ip, site.allowlist):
+        return Quote(base, src)
     counters.issued(src)
-    if not site.adaptive or prefix.allowed(ip, site.allowlist):
+    if not site.adaptive:
         return Quote(base, src)
     try:
         mine, parent = await counters.read(src, now)
@@ -75,20 +77,24 @@ async def judge(
     src = source_of(key, site, ip)
     if ch.prefix and not hmac.compare_digest(ch.prefix, src.prefix):
         raise Renew("the challenge was issued to another network")
-    listed = prefix.allowed(ip, site.allowlist)
+    if prefix.allowed(ip, site.allowlist):  # trusted: neither charged nor scored
+        return Verdict(*_scored(score.Signals(allowlisted=True)))
     base, cap = site.pricing(ch.algorithm)
+    untracked = False
     try:
         mine, parent = await counters.charge(src, now)
     except Full:
-        if site.adaptive and not listed and ch.difficulty < cap:
+        if site.adaptive and ch.difficulty < cap:
             raise Renew("the source cannot be tracked: it pays the site's cap") from None
-        mine, parent = History(1.0), History(1.0)
-    if site.adaptive and not listed:
+        mine, parent, untracked = History(1.0), History(1.0), True
+    if site.adaptive:
         before = (mine.solved - 1, parent.solved - 1)
         if difficulty.underpriced(ch.difficulty, base, cap, *before):
             raise Renew("the source's price rose since this challenge was issued")
-    solve_ms = None if ch.issued_ms is None else max(0.0, now * 1000 - ch.issued_ms)
-    value, reasons = score.score(
+    # a negative interval is clock skew between nodes: unknown, not fast
+    elapsed = None if ch.issued_ms is None else now * 1000 - ch.issued_ms
+    solve_ms = elapsed if elapsed is not None and elapsed >= 0 else None
+    value, reasons = _scored(
         score.Signals(
             prefix_load=mine.solved,
             parent_load=parent.solved,
@@ -97,12 +103,17 @@ async def judge(
             difficulty=ch.difficulty,
             parts=ch.parts,
             markers=markers,
-            allowlisted=listed,
             fastest_rate=algorithms.get(ch.algorithm).fastest_browser_rate,
             fallback=ch.algorithm != site.algorithm,
+            untracked=untracked,
         )
     )
-    return Verdict(value, tuple(reasons))
+    return Verdict(value, reasons)
+
+
+def _scored(signals: score.Signals) -> tuple[float, tuple[str, ...]]:
+    value, reasons = score.score(signals)
+    return value, tuple(reasons)
 
 
 def markers_of(data: object) -> frozenset[str] | None:

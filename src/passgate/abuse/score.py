@@ -28,6 +28,7 @@ REASONS = {
     "automation_webdriver": "the browser reports navigator.webdriver (it is automated)",
     "automation_marker": "the page carries a marker only automation tools set",
     "sha256_fallback": "solved through the site's SHA-256 fallback, the door a GPU prefers",
+    "untracked_source": "the counters were full: the source's history could not be kept",
 }
 
 # The markers the widget may report; anything else is ignored.
@@ -36,7 +37,8 @@ MARKER_RISK = 0.55  # one or several: a hint, never enough for 0.7 alone
 
 FASTEST_BROWSER_RATE = 60_000_000  # SHA-256 hashes/s (passgate.algorithms has each one's)
 FAST_SOLVE_RISK = 0.75
-FALLBACK_RISK = 0.2  # a browser without WebAssembly is rare, and a GPU farm's favourite
+FALLBACK_RISK = 0.2
+UNTRACKED_RISK = 0.7  # a browser without WebAssembly is rare, and a GPU farm's favourite
 QUANTILE_Z = 2.326  # the 1% quantile of the solve time's distribution
 
 
@@ -54,6 +56,7 @@ class Signals:
     allowlisted: bool = False
     fastest_rate: float = FASTEST_BROWSER_RATE  # attempts/s of the challenge's algorithm
     fallback: bool = False  # solved through the site's SHA-256 fallback
+    untracked: bool = False  # the counters were full: nothing is known of the source
 
 
 def velocity_risk(load: float) -> float:
@@ -97,6 +100,8 @@ def score(s: Signals) -> tuple[float, list[str]]:
         risks.append(("fast_solve", FAST_SOLVE_RISK))
     if s.fallback:
         risks.append(("sha256_fallback", FALLBACK_RISK))
+    if s.untracked:  # fail closed: an unknown volume is treated as a high one
+        risks.append(("untracked_source", UNTRACKED_RISK))
     safe = 1.0
     for code, risk in risks:
         if risk > 0:

@@ -36,9 +36,11 @@ import psycopg
 
 from passgate.abuse.counters import (
     DEFAULT_MAX_ENTRIES,
+    NEW_FROM_ISSUES,
     QUIET,
     QUIET_HISTORY,
     RETENTION,
+    SPREAD,
     Full,
     History,
     IssueBuffer,
@@ -75,19 +77,26 @@ _UPSERT = (
     " at = greatest(c.at, excluded.at)"
 )
 
-# One row per charge (prefix, parent, now); while full (`open` false) only the charges whose
-# prefix exists. One solve per charge on its prefix and on its parent, summed per key.
+# One row per charge (prefix, now); while full (`open` false) only the charges whose prefix
+# exists. One solve per charge on its prefix, summed per key.
 _CHARGE = (
     "WITH t AS"  # noqa: S608 - constant SQL (as are _FLUSH's and _PRUNE's); values are bound
-    " (SELECT * FROM unnest(%(pre)s::int8[], %(par)s::int8[], %(at)s::float8[])"
-    " AS t(pre, par, at)),"
+    " (SELECT * FROM unnest(%(pre)s::int8[], %(at)s::float8[]) AS t(pre, at)),"
     " ok AS (SELECT * FROM t WHERE %(open)s::boolean"
-    " OR EXISTS (SELECT 1 FROM abuse_counters e WHERE e.key = t.pre)),"
-    " k AS (SELECT pre AS key, at FROM ok UNION ALL SELECT par, at FROM ok)"
+    " OR EXISTS (SELECT 1 FROM abuse_counters e WHERE e.key = t.pre))"
     " INSERT INTO abuse_counters AS c (key, solved, issued, at)"
-    " SELECT key, count(*)::float8, 0::float8, max(at) FROM k GROUP BY key ORDER BY key"
+    " SELECT pre, count(*)::float8, 0::float8, max(at) FROM ok GROUP BY pre ORDER BY pre"
     + _UPSERT
     + " RETURNING c.key, c.solved, c.issued"
+)
+
+# The parents of the charged prefixes, each with the solves that count towards it (0 for
+# a prefix past SPREAD: the row is still decayed and read).
+_ADD_PARENTS = (
+    "INSERT INTO abuse_counters AS c (key, solved, issued, at)"  # noqa: S608
+    " SELECT t.key, t.n, 0::float8, t.at"
+    " FROM unnest(%(key)s::int8[], %(n)s::float8[], %(at)s::float8[]) AS t(key, n, at)"
+    " ORDER BY t.key" + _UPSERT + " RETURNING c.key, c.solved, c.issued"
 )
 
 _READ = "SELECT key, solved, issued, at FROM abuse_counters WHERE key = ANY(%s::int8[])"
@@ -96,7 +105,8 @@ _FLUSH = (
     "INSERT INTO abuse_counters AS c (key, solved, issued, at)"  # noqa: S608
     " SELECT t.key, 0::float8, t.n, %(at)s::float8"
     " FROM unnest(%(key)s::int8[], %(n)s::float8[]) AS t(key, n)"
-    " WHERE %(open)s::boolean OR EXISTS (SELECT 1 FROM abuse_counters e WHERE e.key = t.key)"
+    " WHERE (%(open)s::boolean AND t.n >= %(new_from)s::float8)"
+    " OR EXISTS (SELECT 1 FROM abuse_counters e WHERE e.key = t.key)"
     " ORDER BY t.key" + _UPSERT
 )
 
@@ -254,32 +264,63 @@ class PostgresCounters:
         return after
 
     async def _charge_batch(self, conn: Conn, items: list[_Charge]) -> list[Any]:
+        """Prefixes first, then their parents, each solve counting towards its parent only
+        while its prefix's count is at most SPREAD; every caller is answered what it would
+        have seen alone (the j-th of k charges on a key sees the count after, less k - j)."""
         cur = await conn.execute(
             _CHARGE,
             {
                 "pre": [p for p, _, _ in items],
-                "par": [q for _, q, _ in items],
                 "at": [t for _, _, t in items],
                 "open": not self.full,
             },
         )
         after = {int(k): (float(s), float(i)) for k, s, i in await cur.fetchall()}
         charged = [p in after for p, _, _ in items]
-        total: dict[int, int] = {}  # solves this batch added per key
-        for (p, q, _), ok in zip(items, charged, strict=True):
+        total: dict[int, int] = {}
+        for (p, _, _), ok in zip(items, charged, strict=True):
             if ok:
                 total[p] = total.get(p, 0) + 1
-                total[q] = total.get(q, 0) + 1
         seen: dict[int, int] = {}
-
-        def mine(key: int) -> History:
-            seen[key] = seen.get(key, 0) + 1
-            solved, issued = after[key]
-            return History(solved - (total[key] - seen[key]), issued)
-
+        mine: list[History | None] = []
+        for (p, _, _), ok in zip(items, charged, strict=True):
+            if not ok:
+                mine.append(None)
+                continue
+            seen[p] = seen.get(p, 0) + 1
+            solved, issued = after[p]
+            mine.append(History(solved - (total[p] - seen[p]), issued))
+        adds: dict[int, list[float]] = {}  # parent -> [solves, latest time]
+        counted: list[bool] = []
+        for (_, q, t), h in zip(items, mine, strict=True):
+            counts = h is not None and h.solved <= SPREAD
+            counted.append(counts)
+            if h is not None:
+                entry = adds.setdefault(q, [0.0, t])
+                entry[0] += 1.0 if counts else 0.0
+                entry[1] = max(entry[1], t)
+        parents: dict[int, tuple[float, float]] = {}
+        if adds:
+            keys = sorted(adds)
+            cur = await conn.execute(
+                _ADD_PARENTS,
+                {
+                    "key": keys,
+                    "n": [adds[k][0] for k in keys],
+                    "at": [adds[k][1] for k in keys],
+                },
+            )
+            parents = {int(k): (float(s), float(i)) for k, s, i in await cur.fetchall()}
+        left = {q: n for q, (n, _) in adds.items()}  # solves not yet handed out, per parent
         out: list[Any] = []
-        for (p, q, _), ok in zip(items, charged, strict=True):
-            out.append((mine(p), mine(q)) if ok else Full("the abuse counters are full"))
+        for (_, q, _), h, counts in zip(items, mine, counted, strict=True):
+            if h is None:
+                out.append(Full("the abuse counters are full"))
+                continue
+            if counts:
+                left[q] -= 1.0
+            solved, issued = parents[q]
+            out.append((h, History(solved - left[q], issued)))
         return out
 
     def issued(self, source: Source) -> None:
@@ -295,6 +336,7 @@ class PostgresCounters:
                 "n": [float(n) for _, _, n in chunk],
                 "at": float(now),
                 "open": not self.full,
+                "new_from": float(NEW_FROM_ISSUES),
             }
 
             async def run(conn: Conn, params: dict[str, Any] = params) -> None:

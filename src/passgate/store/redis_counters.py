@@ -41,9 +41,11 @@ from redis.exceptions import RedisError
 
 from passgate.abuse.counters import (
     DEFAULT_MAX_ENTRIES,
+    NEW_FROM_ISSUES,
     QUIET,
     QUIET_HISTORY,
     RETENTION,
+    SPREAD,
     Full,
     History,
     IssueBuffer,
@@ -65,6 +67,7 @@ FLUSH_CHUNK = 1000  # issued counts per flush script
 PRUNE_PIPELINE = 64  # prune scripts per round trip
 MIN_LISTPACK_ENTRIES = 64  # buckets hold 30 on average at the default cap of 2 x 10^6
 PRUNE_GAP = 20.0  # seconds: one node prunes, the others skip until this has passed
+MEMORY_SHARE = 0.9  # of Redis's maxmemory, past which no new entry is created
 _ROW = struct.Struct("<ddd")
 
 # The add every script shares: decays the field to `now` and adds; creates it (counting it)
@@ -106,7 +109,7 @@ if redis.call('HEXISTS', KEYS[3], ARGV[3]) == 0
   return nil
 end
 local s1, i1 = add(KEYS[3], ARGV[3], ARGV[4], 1, 0)
-local s2, i2 = add(KEYS[4], ARGV[5], ARGV[6], 1, 0)
+local s2, i2 = add(KEYS[4], ARGV[5], ARGV[6], (s1 <= SPREAD) and 1 or 0, 0)
 return {fmt(s1), fmt(i1), fmt(s2), fmt(i2)}
 """
 )
@@ -124,7 +127,7 @@ for j = 3, #KEYS do
   local field = ARGV[a]
   if redis.call('HEXISTS', KEYS[j], field) == 1 then
     add(KEYS[j], field, ARGV[a + 1], 0, tonumber(ARGV[a + 2]))
-  elseif live < most then
+  elseif live < most and tonumber(ARGV[a + 2]) >= NEW_FROM_ISSUES then
     add(KEYS[j], field, ARGV[a + 1], 0, tonumber(ARGV[a + 2]))
     live = live + 1
   end
@@ -190,6 +193,8 @@ def _script(text: str) -> str:
         text.replace("TAU", repr(float(TAU)))
         .replace("RETENTION", str(math.ceil(RETENTION)))
         .replace("QUIET", repr(float(QUIET)))
+        .replace("SPREAD", repr(float(SPREAD)))
+        .replace("NEW_FROM_ISSUES", repr(float(NEW_FROM_ISSUES)))
     )
 
 
@@ -216,7 +221,8 @@ class RedisCounters:
         self.max_entries = max_entries
         self.prune_gap = prune_gap
         self.buffer = IssueBuffer()
-        self.full = False  # `max_entries` live, as of the last flush or prune (no I/O)
+        self._full = False  # `max_entries` live, as of the last flush or prune (no I/O)
+        self.tight = False  # Redis near its maxmemory: no new entries (spends come first)
         self._checked_config = False
         self._charge = client.register_script(_script(CHARGE_LUA))
         self._flush = client.register_script(_script(FLUSH_LUA))
@@ -236,27 +242,55 @@ class RedisCounters:
 
     async def charge(self, source: Source, now: float) -> tuple[History, History]:
         (pb, pf, pg), (qb, qf, qg) = _place(source.prefix), _place(source.parent)
-        args: list[Any] = [repr(float(now)), int(self.max_entries), pf, pg, qf, qg]
+        args: list[Any] = [repr(float(now)), self._room(), pf, pg, qf, qg]
         try:
             after = await self._charge(keys=[LIVE_KEY, GROUPS_KEY, pb, qb], args=args)
         except (RedisError, OSError) as exc:
             raise _unavailable(exc) from None
         if after is None:
-            self.full = True
+            self._full = self._full or not self.tight
             raise Full("the abuse counters are full")
         s1, i1, s2, i2 = (float(x) for x in after)
         return History(s1, i1), History(s2, i2)
+
+    @property
+    def full(self) -> bool:
+        """No new source can be tracked: `max_entries` live, or Redis near its maxmemory."""
+        return self._full or self.tight
+
+    def _room(self) -> int:
+        """The most live entries a script may reach: none new while Redis is tight."""
+        return 0 if self.tight else int(self.max_entries)
+
+    async def _check_memory(self) -> None:
+        """Redis near its `maxmemory` (over MEMORY_SHARE of it): stop creating entries, so
+        that counters never take the memory a spend needs under `noeviction`; updates of
+        existing entries keep their size. Checked at every flush (once a second)."""
+        info = await self.client.info("memory")
+        limit = int(info.get("maxmemory", 0) or 0)
+        tight = limit > 0 and int(info.get("used_memory", 0)) > MEMORY_SHARE * limit
+        if tight and not self.tight:
+            log.warning(
+                "Redis is over %d%% of its maxmemory: the abuse counters track no new "
+                "networks until it is not (new ones are priced at the site's cap)",
+                int(MEMORY_SHARE * 100),
+            )
+        self.tight = tight
 
     def issued(self, source: Source) -> None:
         self.buffer.add(source.prefix)
 
     async def flush(self, now: float) -> None:
+        try:
+            await self._check_memory()
+        except (RedisError, OSError) as exc:
+            raise _unavailable(exc) from None
         taken = self.buffer.take()
         items = sorted(taken.items())
         for start in range(0, len(items), FLUSH_CHUNK):
             chunk = items[start : start + FLUSH_CHUNK]
             keys: list[Any] = [LIVE_KEY, GROUPS_KEY]
-            args: list[Any] = [repr(float(now)), int(self.max_entries)]
+            args: list[Any] = [repr(float(now)), self._room()]
             for key, n in chunk:
                 bucket, field, group = _place(key)
                 keys.append(bucket)
@@ -266,7 +300,7 @@ class RedisCounters:
             except (RedisError, OSError) as exc:
                 self.buffer.give_back(dict(items[start:]))  # what did not reach Redis
                 raise _unavailable(exc) from None
-            self.full = int(live) >= self.max_entries
+            self._full = int(live) >= self.max_entries
 
     async def prune(self, now: float) -> int:
         """One pass over every group, unless another node pruned within `prune_gap`."""
@@ -283,7 +317,7 @@ class RedisCounters:
                 live = await self.client.get(LIVE_KEY)
         except (RedisError, OSError) as exc:
             raise _unavailable(exc) from None
-        self.full = int(live or 0) >= self.max_entries
+        self._full = int(live or 0) >= self.max_entries
         return removed
 
     async def _prune_all(self, now: float) -> int:

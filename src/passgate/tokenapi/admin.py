@@ -219,7 +219,8 @@ async def _patch_site(request: Request, service: Service) -> Response:
             raise AdminError(400, "invalid_input", f"unknown site field {name!r}")
         is_bool = isinstance(value, bool)
         if not isinstance(value, kinds) or (is_bool and bool not in kinds):
-            raise AdminError(400, "invalid_input", f"{name} must be a {kinds[0].__name__}")
+            kind = {str: "string", int: "whole number", bool: "boolean", list: "list"}
+            raise AdminError(400, "invalid_input", f"{name} must be a {kind[kinds[0]]}")
         if isinstance(value, list) and not all(isinstance(v, str) for v in value):
             raise AdminError(400, "invalid_input", f"{name} must be a list of strings")
         changes[name] = value
