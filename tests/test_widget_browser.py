@@ -751,6 +751,29 @@ def test_a_removed_button_widget_lets_its_button_submit(
     page.wait_for_url("**/sent.html?q=x", timeout=5_000)
 
 
+def test_a_button_rendered_before_it_had_a_parent_works_once_attached(
+    page: Any, live_server: LiveServer, pages: PageServer
+) -> None:
+    """A framework may render into a button it has not yet inserted: once the button is in
+    the page, an async execute settles with a token."""
+    ex = expect()
+    url = pages.add("/orphan.html", widget_page(api_url(live_server), '<form id="f"></form>'))
+    page.goto(url)
+    page.wait_for_function("() => window.hcaptcha && hcaptcha.render")
+    wid = page.evaluate(
+        f"""() => {{
+          const b = document.createElement("button");
+          b.id = "late";
+          window.lateId = hcaptcha.render(b, {{sitekey: "{live_server.sitekey}"}});
+          document.getElementById("f").appendChild(b);
+          return window.lateId;
+        }}"""
+    )
+    token = page.evaluate(f"() => hcaptcha.execute('{wid}', {{async: true}}).then(r => r.response)")
+    assert TOKEN_RE.match(token)
+    ex(page.locator("#f iframe")).to_have_count(1)
+
+
 def test_a_moved_container_keeps_working(
     page: Any, live_server: LiveServer, pages: PageServer, rec: Recorder
 ) -> None:

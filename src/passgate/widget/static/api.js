@@ -64,6 +64,9 @@
   function find(id) {
     order.slice().forEach(function (i) {
       var w = widgets[i];
+      var box = w.nodes[0]; // a button rendered before it had a parent: its box follows now
+      if (!w.seen && box !== w.frame && w.el.isConnected && !box.isConnected)
+        w.el.after(box);
       if (w.el.isConnected && w.frame.isConnected) w.seen = true;
       else if (w.seen || w.win) drop(w);
     });
