@@ -769,7 +769,12 @@ def test_a_button_rendered_before_it_had_a_parent_works_once_attached(
           return window.lateId;
         }}"""
     )
-    token = page.evaluate(f"() => hcaptcha.execute('{wid}', {{async: true}}).then(r => r.response)")
+    token = page.evaluate(
+        f"""() => Promise.race([
+          hcaptcha.execute('{wid}', {{async: true}}).then(r => r.response),
+          new Promise(r => setTimeout(() => r("never settled"), 15000)),
+        ])"""
+    )
     assert TOKEN_RE.match(token)
     ex(page.locator("#f iframe")).to_have_count(1)
 
