@@ -62,9 +62,13 @@ def wrk(
     collect_cost: bool = False,
     delay_ms: float | None = None,
     reuse: bool = False,
+    xff_prefixes: int = 0,
+    xff_offset: int = 0,
 ) -> Load:
     """Run wrk against `url` (GET), or POST each line of `bodies` to `path`: once each (the
-    thread stops when they run out: size the file for the run), or cycling when `reuse`."""
+    thread stops when they run out: size the file for the run), or cycling when `reuse`.
+    `xff_prefixes` > 0: each POST comes from another of that many /24s (X-Forwarded-For,
+    for a server that trusts loopback), the walk starting `xff_offset` requests in."""
     env = {**os.environ, "BENCH_LUA_DIR": str(LUA_DIR), "BENCH_THREADS": str(THREADS)}
     if bodies is None:
         script = LUA_DIR / "get.lua"
@@ -82,6 +86,8 @@ def wrk(
         )
         if delay_ms is not None:
             env["BENCH_DELAY"] = str(max(0, int(round(delay_ms))))
+        if xff_prefixes:
+            env.update(BENCH_XFF_PREFIXES=str(xff_prefixes), BENCH_XFF_OFFSET=str(xff_offset))
     cmd = pinned(
         [
             "wrk",

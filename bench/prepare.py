@@ -50,10 +50,20 @@ def passgate_cli(data_dir: Path, *args: str) -> str:
     ).stdout
 
 
-def add_site(data_dir: Path, token_lifetime: int | None = None) -> Site:
-    """`passgate site add --hostname localhost --json`, at the default difficulty."""
+def add_site(
+    data_dir: Path,
+    token_lifetime: int | None = None,
+    difficulty: int | None = None,
+    *options: str,
+    name: str = "bench",
+) -> Site:
+    """`passgate site add --hostname localhost --json`, at the default difficulty unless
+    `difficulty` is given; `options` are more `site add` options (`--max-difficulty`, ...)."""
+    given = ("--difficulty", str(difficulty)) if difficulty is not None else ()
     out = json.loads(
-        passgate_cli(data_dir, "site", "add", "--hostname", HOST, "--name", "bench", "--json")
+        passgate_cli(
+            data_dir, "site", "add", "--hostname", HOST, "--name", name, *given, *options, "--json"
+        )
     )
     if token_lifetime is not None:
         passgate_cli(
@@ -61,7 +71,10 @@ def add_site(data_dir: Path, token_lifetime: int | None = None) -> Site:
         )
     cfg = settings.load(env={"PASSGATE_DATA_DIR": str(data_dir)})
     return Site(
-        out["sitekey"], out["secret"], cfg.default_difficulty, token_lifetime or cfg.token_lifetime
+        out["sitekey"],
+        out["secret"],
+        cfg.default_difficulty if difficulty is None else difficulty,
+        token_lifetime or cfg.token_lifetime,
     )
 
 

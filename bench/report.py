@@ -251,6 +251,10 @@ def targets(r: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
                 ok,
             )
         )
+    if r.get("abuse"):
+        from bench import abuse_report
+
+        out += abuse_report.targets(r["abuse"])
     return out
 
 
@@ -386,6 +390,10 @@ def charts(r: dict[str, Any], out: Path) -> list[str]:
         fig.savefig(out / "primitives.png", dpi=110)
         plt.close(fig)
         made.append("primitives.png")
+    if r.get("abuse"):
+        from bench import abuse_tables
+
+        made += abuse_tables.chart(r["abuse"], out)
     return made
 
 
@@ -414,6 +422,19 @@ def markdown(r: dict[str, Any], charts_made: list[str]) -> str:
         f"(`.venv/bin/python -m bench.run{' --quick' if quick else ''}`) on {when}, "
         f"in {r.get('seconds', 0):.0f} s. Do not edit by hand: re-run it."
     )
+    if r.get("origin"):
+        from bench.run import section_of
+
+        by_run: dict[str, set[str]] = {}
+        for key, ts in r["origin"].items():
+            day = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
+            by_run.setdefault(day, set()).add(section_of(key))
+        L.append("")
+        L.append(
+            "Carried over from earlier runs (`--only ... --keep`): "
+            + "; ".join(f"{', '.join(sorted(v))} from the run of {k}" for k, v in by_run.items())
+            + "."
+        )
     L.append("")
     L.append(
         f"**Machine:** {m['cpu']}, {m['cores']} cores, {m['memory']}; {m['os']}, Linux "
@@ -626,6 +647,11 @@ def markdown(r: dict[str, Any], charts_made: list[str]) -> str:
         )
         L.append("")
 
+    if r.get("abuse"):
+        from bench import abuse_tables
+
+        L += abuse_tables.section(r["abuse"])
+
     if charts_made:
         L.append("## Charts")
         L.append("")
@@ -667,8 +693,13 @@ def markdown(r: dict[str, Any], charts_made: list[str]) -> str:
                 L.append("")
         L.append("### What would close each gap")
         L.append("")
+        notes = dict(NOTES)
+        if r.get("abuse"):
+            from bench import abuse_report
+
+            notes.update(abuse_report.NOTES)
         for name, _, _ in missed:
-            for key, note in NOTES.items():
+            for key, note in notes.items():
                 if name.startswith(key):
                     L.append(f"- **{name}.** {note}")
         L.append("")

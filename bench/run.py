@@ -424,13 +424,50 @@ def _loadavg() -> str:
         return "-"
 
 
+META = {"quick", "plan", "started", "machine", "loadavg_start", "loadavg_end", "seconds", "origin"}
+ABUSE_PROFILE = "challenge with adaptation, by prefix"
+
+
+def section_of(key: str) -> str:
+    """The section a results key belongs to."""
+    return {"primitives": "primitives", "cap": "primitives", "memory": "memory"}.get(
+        key, "abuse" if key == "abuse" else "http"
+    )
+
+
+def keep(results: dict[str, Any], sections: set[str]) -> None:
+    """`--keep`: the sections this run did not measure, carried over from the last run's
+    results.json (of the same mode), each key's origin noted for the report."""
+    path = WORK / "results.json"
+    if not path.exists():
+        return
+    old = json.loads(path.read_text())
+    if old.get("quick") != results["quick"]:
+        log("--keep: the last run was of the other mode; nothing carried over")
+        return
+    origin = results.setdefault("origin", {})
+    for key, value in old.items():
+        if key in META or key in results or section_of(key) in sections:
+            continue
+        results[key] = value
+        origin[key] = old.get("origin", {}).get(key, old["started"])
+    if "http" not in sections and old.get("profiles"):
+        carried = {k: v for k, v in old["profiles"].items() if k != ABUSE_PROFILE}
+        results["profiles"] = {**carried, **results.get("profiles", {})}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="a short smoke run (CI)")
-    parser.add_argument("--only", help="comma-separated sections: http,primitives,memory")
+    parser.add_argument("--only", help="comma-separated sections: http,primitives,memory,abuse")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="with --only: carry the other sections over from the last run (same mode)",
+    )
     args = parser.parse_args(argv)
     plan = Plan.make(args.quick)
-    sections = set((args.only or "http,primitives,memory").split(","))
+    sections = set((args.only or "http,primitives,memory,abuse").split(","))
     started = time.time()
     WORK.mkdir(parents=True, exist_ok=True)
     cap = deps.ensure_all()
@@ -449,8 +486,21 @@ def main(argv: list[str] | None = None) -> int:
         primitives(plan, cap, results)
     if "memory" in sections and "siteverify" in results:
         memory(plan, results)
+    if "abuse" in sections:
+        from bench import abuse
+
+        started_abuse = time.time()
+        openssl_44 = results.get("primitives", {}).get("openssl_sha256_44B")
+        results["abuse"] = abuse.run(WORK, plan.quick, openssl_44)
+        results["abuse"]["seconds"] = time.time() - started_abuse
+        prof = results["abuse"]["throughput"].pop("profile", None)
+        if prof:
+            results.setdefault("profiles", {})[ABUSE_PROFILE] = prof
+        log(f"abuse section: {results['abuse']['seconds']:.0f} s")
     results["seconds"] = time.time() - started
     results["loadavg_end"] = _loadavg()
+    if args.keep:
+        keep(results, sections)
     (WORK / "results.json").write_text(json.dumps(results, indent=1, default=str))
     report.write(results, ROOT)
     log(f"done in {results['seconds']:.0f} s: BENCHMARKS.md, docs/bench/*.png")

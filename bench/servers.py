@@ -116,9 +116,12 @@ def start_ceiling(workdir: Path) -> Server:
     return start("ceiling", cmd, port, workdir)
 
 
-def start_passgate(workdir: Path, data_dir: Path, name: str = "passgate") -> Server:
-    """`passgate serve` as a user runs it, on the embedded store in `data_dir`."""
+def start_passgate(
+    workdir: Path, data_dir: Path, name: str = "passgate", env: dict[str, str] | None = None
+) -> Server:
+    """`passgate serve` as a user runs it, on the embedded store in `data_dir`; `env` adds
+    settings (PASSGATE_TRUSTED_PROXIES, ...)."""
     port = free_port()
-    env = {"PASSGATE_DATA_DIR": str(data_dir), "PASSGATE_LOG_LEVEL": "warning"}
+    env = {"PASSGATE_DATA_DIR": str(data_dir), "PASSGATE_LOG_LEVEL": "warning", **(env or {})}
     cmd = [str(VENV_BIN / "passgate"), "serve", "--host", HOST, "--port", str(port)]
     return start(name, cmd, port, workdir, env=env, ready_path="/1/api.js")

@@ -7,6 +7,9 @@
 --   BENCH_OK      substring of a successful response body
 --   BENCH_COST    "1": collect the body's "cost":"N.NNms" values (the universal call)
 --   BENCH_DELAY   milliseconds each connection waits between requests (rate limiting)
+--   BENCH_XFF_PREFIXES  N > 0: each request carries X-Forwarded-For from another of N /24s
+--                 (11.0.0.7, 11.0.1.7, ...), visited in a stride that jumps between /16s;
+--                 BENCH_XFF_OFFSET where in that walk to start
 dofile(os.getenv("BENCH_LUA_DIR") .. "/report.lua")
 
 local threads = {}
@@ -37,6 +40,8 @@ function init(args)
   want_cost = os.getenv("BENCH_COST") == "1"
   delay_ms = tonumber(os.getenv("BENCH_DELAY") or "0")
   reuse = os.getenv("BENCH_REUSE") == "1"
+  xff_prefixes = tonumber(os.getenv("BENCH_XFF_PREFIXES") or "0")
+  xff_next = tonumber(os.getenv("BENCH_XFF_OFFSET") or "0")
   bench_ok = 0
   bench_seen = 0
   bench_costs = {}
@@ -53,6 +58,13 @@ function request()
   local body = bodies[nexti]
   nexti = nexti + step
   used = used + 1
+  if xff_prefixes > 0 then
+    -- an odd stride walks every one of a power-of-two count before repeating
+    local i = (xff_next * 40503) % xff_prefixes
+    xff_next = xff_next + 1
+    headers["X-Forwarded-For"] = string.format(
+      "%d.%d.%d.7", 11 + math.floor(i / 65536), math.floor(i / 256) % 256, i % 256)
+  end
   return wrk.format("POST", path, headers, body)
 end
 
