@@ -222,6 +222,7 @@ def create_app(service: Service, demo_site: tuple[str, str] | None = None) -> Pa
                     await background
             await service.close()
 
+    assets.table()  # the widget's files, read and compressed now; MissingLibrary without npm's
     handlers: dict[Any, Any] = {404: not_found, 405: method_not_allowed, 500: server_error}
     app = Starlette(
         routes=routes(demo_site is not None), exception_handlers=handlers, lifespan=lifespan

@@ -90,6 +90,7 @@ def _run(
 
     from passgate import service
     from passgate.app import create_app
+    from passgate.widget.assets import MissingLibrary
 
     logging.basicConfig(
         level=cfg.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -99,7 +100,10 @@ def _run(
         svc = _guard(lambda: service.build(cfg))
     except sa.exc.SQLAlchemyError as exc:  # the database is down or refuses: exit cleanly
         raise click.ClickException(f"cannot open the store: {exc.__class__.__name__}") from None
-    app = create_app(svc, demo_site)
+    try:
+        app = create_app(svc, demo_site)
+    except MissingLibrary as exc:  # a checkout where `make` (npm ci) has not run
+        raise click.ClickException(str(exc)) from None
     uvicorn.run(
         app,
         host=host or cfg.host,

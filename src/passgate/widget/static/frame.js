@@ -1,6 +1,7 @@
 /* passgate widget frame: the checkbox, the calls to /1/challenge and /1/solve, the
  * proof-of-work workers, and the messages to the page that embeds the frame.
- * Query parameters (set by api.js): sitekey, host, hl, theme, size, id, origin. */
+ * Query parameters (set by api.js): sitekey, host, hl, theme, size, id, origin, am; and
+ * reloaded, set by the frame itself when the server said it was out of date. */
 "use strict";
 (function () {
   var q = new URLSearchParams(location.search);
@@ -15,7 +16,8 @@
     if (k) automation[k] = true;
   });
 
-  // Strings: human, working, done, failed, retry, expired, rate-limited, network-error, tag.
+  // Strings: human, working, done, failed, retry, expired, rate-limited, network-error, tag,
+  // unsupported.
   var STRINGS = {
     en: [
       "I am human",
@@ -27,6 +29,7 @@
       "Too many attempts. Wait a moment.",
       "Network error. Try again.",
       "proof of work",
+      "Your browser cannot run this check.",
     ],
     de: [
       "Ich bin ein Mensch",
@@ -38,6 +41,7 @@
       "Zu viele Versuche. Bitte kurz warten.",
       "Netzwerkfehler. Erneut versuchen.",
       "Arbeitsnachweis",
+      "Ihr Browser unterstützt das nicht.",
     ],
     zh: [
       "我是人类",
@@ -49,10 +53,11 @@
       "尝试次数过多，请稍后再试。",
       "网络错误，请重试。",
       "工作量证明",
+      "您的浏览器无法运行此验证。",
     ],
   };
   var KEYS =
-    "human working done failed retry expired rate-limited network-error tag".split(
+    "human working done failed retry expired rate-limited network-error tag unsupported".split(
       " ",
     );
   var lang = pickLanguage([q.get("hl"), navigator.language, "en"]);
@@ -79,9 +84,33 @@
     fill = $("fill"),
     live = $("live");
 
+  // What this browser can run: workers, and WebAssembly with SIMD (the Argon2id solver);
+  // without the latter the frame asks for the site's SHA-256 fallback, if it has one.
+  var canWork = typeof Worker === "function";
+  var canWasm = (function () {
+    try {
+      // (module (func (result v128) i32.const 0 i8x16.splat i8x16.popcnt))
+      return WebAssembly.validate(
+        new Uint8Array([
+          0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10,
+          10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11,
+        ]),
+      );
+    } catch (e) {
+      return false;
+    }
+  })();
+  // The solver of each algorithm (served under content-hashed names, see assets.py).
+  var WORKERS = {
+    sha256: "static/worker.js",
+    argon2id: "static/worker-argon2.js",
+  };
+
   var state = "idle";
   var run = 0; // incremented to cancel whatever the previous run still has in flight
   var pool = []; // workers, kept between runs so V8's optimized code stays warm
+  var kind = "sha256"; // the pool's algorithm: the last challenge's
+  var width = 4; // the most workers that algorithm's challenges use
   var busy = false;
   var rqdata = null;
   var timer = 0;
@@ -132,6 +161,8 @@
     }
   }
 
+  var UNSUPPORTED = { code: "challenge-error", unsupported: true };
+
   function stop() {
     run++;
     clearTimeout(timer);
@@ -144,9 +175,27 @@
   }
 
   // Start the workers early (on hover or focus), so they are ready when the box is checked.
+  // False when this browser cannot run them (a module worker for WebAssembly solvers).
   function prepare() {
-    var count = Math.min(navigator.hardwareConcurrency || 2, 4);
-    while (pool.length < count) pool.push(new Worker("static/worker.js"));
+    var count = Math.min(navigator.hardwareConcurrency || 2, width);
+    while (canWork && pool.length < count) {
+      var module = false;
+      var w =
+        kind === "sha256"
+          ? new Worker(WORKERS.sha256)
+          : new Worker(WORKERS[kind], {
+              get type() {
+                module = true;
+                return "module";
+              },
+            });
+      if (kind !== "sha256" && !module) {
+        w.terminate();
+        return false;
+      }
+      pool.push(w);
+    }
+    return canWork;
   }
 
   function start() {
@@ -175,7 +224,11 @@
         if (mine !== run) return;
         var code = (err && err.code) || "challenge-error";
         stop();
-        show("error", T.failed, T[code] || T.retry);
+        show(
+          "error",
+          T.failed,
+          err && err.unsupported ? T.unsupported : T[code] || T.retry,
+        );
         say(T.failed + ". " + note.textContent);
         send("error", { code: code });
       });
@@ -183,13 +236,21 @@
 
   // Fetch a challenge, solve it and trade the solution for a token. A solution the server
   // answers with `renew` (its challenge predates the store) is replaced by a fresh
-  // challenge, silently, `renewals` times at most.
-  function earn(mine, renewals, renew) {
-    var ask = { sitekey: sitekey, host: host };
+  // challenge, silently, `renewals` times at most. A solver this browser cannot run asks
+  // for the site's fallback once; a server that finds this frame out of date (`reload`)
+  // has it load again, once: the page then resumes the run (api.js, on "ready").
+  function earn(mine, renewals, renew, fallback) {
+    if (!canWork) return Promise.reject(UNSUPPORTED);
+    var ask = { sitekey: sitekey, host: host, v: 2 };
     if (renew) ask.renew = true;
+    if (fallback || !canWasm) ask.fallback = true;
     return api("challenge", ask)
       .then(function (c) {
         if (mine !== run) return;
+        if (q.has("reloaded")) {
+          q.delete("reloaded"); // up to date: a later upgrade may reload it again
+          history.replaceState(null, "", "?" + q);
+        }
         if (c.token) return c;
         var left = c.expires * 1000 - Date.now();
         clearTimeout(timer);
@@ -204,9 +265,15 @@
         });
       })
       .catch(function (err) {
-        if (mine === run && err && err.renew && renewals > 0)
-          return earn(mine, renewals - 1, true);
-        throw err;
+        if (mine !== run || !err) throw err;
+        if (err.renew && renewals > 0)
+          return earn(mine, renewals - 1, true, fallback);
+        if (err.unsupported && !ask.fallback)
+          return earn(mine, renewals, false, true);
+        if (!err.reload || q.has("reloaded")) throw err;
+        q.set("reloaded", "1");
+        location.replace("?" + q);
+        return new Promise(function () {}); // this document is going away
       });
   }
 
@@ -233,6 +300,8 @@
             throw {
               code: res.status === 429 ? "rate-limited" : data.error,
               renew: data.renew === true,
+              reload: data.reload === true,
+              unsupported: data.nowasm === true,
             };
           },
           function () {
@@ -248,9 +317,20 @@
     );
   }
 
-  // Solve every part, handing parts to the workers as they become free.
+  // Solve every part, handing parts to the workers as they become free. A challenge of an
+  // algorithm this frame has no solver for comes from a newer server: reload.
   function solve(c, mine) {
-    prepare();
+    var algorithm = c.algorithm || "sha256";
+    if (!WORKERS[algorithm]) throw { code: "challenge-error", reload: true };
+    if (algorithm !== kind) {
+      pool.forEach(function (w) {
+        w.terminate();
+      });
+      pool = [];
+      kind = algorithm;
+    }
+    width = kind === "sha256" ? 4 : c.parts;
+    if (!prepare()) throw UNSUPPORTED;
     busy = true;
     var expected = (c.parts * 4294967296) / c.threshold;
     var nonces = [],
@@ -259,8 +339,10 @@
       hashes = 0;
     return new Promise(function (resolve, reject) {
       function give(w) {
-        if (next < c.parts)
-          w.postMessage({ salt: c.salt, part: next++, threshold: c.threshold });
+        if (next >= c.parts) return;
+        var job = { salt: c.salt, part: next++, threshold: c.threshold };
+        for (var k in c.params) job[k] = c.params[k];
+        w.postMessage(job);
       }
       pool.forEach(function (w) {
         w.onmessage = function (e) {
@@ -275,7 +357,9 @@
             busy = false;
             resolve(nonces);
           } else {
-            reject({ code: "challenge-error" });
+            reject(
+              m.type === "nowasm" ? UNSUPPORTED : { code: "challenge-error" },
+            );
           }
         };
         w.onerror = function () {
