@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.browser import ARGS, CHROMIUM, PageServer, unavailable, widget_page
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, start_server
 from tests.test_widget_browser import new_site
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -49,6 +49,22 @@ def browser(browsers: tuple[Any, Any]) -> Any:
 
 
 @pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server of its own behind a trusted loopback proxy: each test's browser plays its
+    own quiet network (X-Forwarded-For), whatever else the test session solved."""
+    server = start_server(
+        tmp_path_factory.mktemp("abuse-browser") / "data",
+        {"PASSGATE_TRUSTED_PROXIES": "127.0.0.1"},
+    )
+    yield server
+    server.process.terminate()
+    server.process.wait(10)
+
+
+NETWORKS = iter(f"198.51.{n}.7" for n in range(1, 250))
+
+
+@pytest.fixture(scope="module")
 def pages() -> Iterator[PageServer]:
     server = PageServer()
     yield server
@@ -58,7 +74,7 @@ def pages() -> Iterator[PageServer]:
 def _earn(browser: Any, url: str) -> str:
     from playwright.sync_api import expect
 
-    context = browser.new_context()
+    context = browser.new_context(extra_http_headers={"X-Forwarded-For": next(NETWORKS)})
     try:
         page = context.new_page()
         page.goto(url)

@@ -86,7 +86,7 @@ async def test_the_sha256_fallback_is_priced_and_scored(client, service: Service
     r = await ask(client, argon.sitekey, v=2, fallback=True)
     data = r.json()
     assert data["algorithm"] == "sha256" and "params" not in data
-    assert data["difficulty"] == 4 * 250_000  # the stated multiple of SHA-256's base
+    assert data["difficulty"] == 4 * 120_000  # the stated multiple of SHA-256's base
     ch = challenge.decode(data["challenge"], service.ring, data["expires"] - 10)
     assert ch.algorithm == "sha256"
     solved = await client.post(
@@ -106,18 +106,18 @@ def test_cli_algorithm_resets_difficulty_and_cap(tmp_path: Path) -> None:
 
     sk = run("site", "add", "--hostname", HOST)["sitekey"]
     (site,) = run("site", "list")
-    assert site["algorithm"] == "sha256" and site["difficulty"] == 250_000
+    assert site["algorithm"] == "sha256" and site["difficulty"] == 120_000
     assert site["max_difficulty"] == 8_000_000 and site["fallback"] is None
     site = run("site", "update", sk, "--algorithm", "argon2id", "--fallback", "sha256")
     assert site["algorithm"] == "argon2id" and site["fallback"] == "sha256"
-    assert site["difficulty"] == 600 and site["max_difficulty"] == 3_400
+    assert site["difficulty"] == 300 and site["max_difficulty"] == 3_400
     site = run("site", "update", sk, "--algorithm", "argon2id", "--difficulty", "900")
     assert site["difficulty"] == 900 and site["max_difficulty"] == 3_400
     site = run("site", "update", sk, "--algorithm", "sha256")
-    assert site["difficulty"] == 250_000 and site["fallback"] is None
+    assert site["difficulty"] == 120_000 and site["fallback"] is None
     added = run("site", "add", "--hostname", HOST, "--algorithm", "argon2id")
     (new,) = [s for s in run("site", "list") if s["sitekey"] == added["sitekey"]]
-    assert new["difficulty"] == 600 and new["algorithm"] == "argon2id"
+    assert new["difficulty"] == 300 and new["algorithm"] == "argon2id"
     bad = runner.invoke(
         main, ["--data-dir", str(tmp_path / "d"), "site", "update", sk, "--fallback", "sha256"]
     )
@@ -129,7 +129,7 @@ def test_cli_algorithm_resets_difficulty_and_cap(tmp_path: Path) -> None:
     )  # fmt: skip
     sk2 = json.loads(result.output)["sitekey"]
     (by_env,) = [s for s in run("site", "list") if s["sitekey"] == sk2]
-    assert by_env["algorithm"] == "argon2id" and by_env["difficulty"] == 600
+    assert by_env["algorithm"] == "argon2id" and by_env["difficulty"] == 300
     env = {"PASSGATE_DEFAULT_ALGORITHM": "scrypt"}
     result = runner.invoke(
         main, ["--data-dir", str(tmp_path / "d"), "site", "add", "--hostname", HOST], env=env

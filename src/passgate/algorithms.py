@@ -69,7 +69,8 @@ ALGORITHMS: dict[str, Algorithm] = {
     SHA256: Algorithm(
         name=SHA256,
         attempt=sha256_attempt,
-        default_difficulty=250_000,
+        # ~150 ms for two browser workers at 5 M/s each, including their cold start
+        default_difficulty=120_000,
         # one worker at 5 M SHA-256/s slowed 6x: 0.8 M/s, for 10 s
         default_cap=8_000_000,
         max_parts=16,
@@ -80,12 +81,13 @@ ALGORITHMS: dict[str, Algorithm] = {
     ARGON2ID: Algorithm(
         name=ARGON2ID,
         attempt=argon2id_attempt,
-        # 600 attempts at ~0.5 ms each (WebAssembly SIMD), over two workers: ~150 ms
-        default_difficulty=600,
+        # 300 attempts at ~0.55 ms each (WebAssembly SIMD), over two workers: ~80 ms of
+        # work, plus the worker's start and the WebAssembly's compile on a first solve
+        default_difficulty=300,
         # one worker at ~2,000 attempts/s slowed 6x: ~340/s, for 10 s
         default_cap=3_400,
         max_parts=3,
-        attempts_per_part=200,
+        attempts_per_part=100,
         # four workers of a fast desktop at ~4,000 attempts/s each
         fastest_browser_rate=16_000,
         params=ARGON2_PARAMS,

@@ -44,7 +44,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "default_difficulty",
         int,
-        250_000,
+        120_000,
         "Expected hashes of a new SHA-256 site's challenge (other algorithms have their own).",
     ),
     Setting(

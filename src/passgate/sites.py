@@ -172,7 +172,7 @@ class SiteRegistry:
         self,
         hostnames: list[str],
         name: str = "",
-        difficulty: int = 250_000,
+        difficulty: int = algorithms.ALGORITHMS[algorithms.SHA256].default_difficulty,
         token_lifetime: int = 120,
         sitekey: str | None = None,
         algorithm: str = algorithms.SHA256,
