@@ -16,8 +16,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from passgate.abuse.difficulty import PARENT_WEIGHT
-
 REASONS = {
     "proof_of_work": "the token was earned by solving a challenge in the widget",
     "allowlisted": "the source is on the site's allow-list: no risk signal is applied",
@@ -35,6 +33,10 @@ REASONS = {
 MARKERS = ("webdriver", "selenium", "phantom", "nightmare", "cdc")
 MARKER_RISK = 0.55  # one or several: a hint, never enough for 0.7 alone
 
+# The parent's solves, as they weigh on the score: a hot prefix stops feeding its parent past
+# abuse.counters.SPREAD solves, so the parent's load is spread over networks: 32 of them in a
+# minute (four prefixes' worth) reach 0.7.
+NETWORK_WEIGHT = 1.0 / 4
 FASTEST_BROWSER_RATE = 60_000_000  # SHA-256 hashes/s (passgate.algorithms has each one's)
 FAST_SOLVE_RISK = 0.75
 FALLBACK_RISK = 0.2
@@ -93,7 +95,7 @@ def score(s: Signals) -> tuple[float, list[str]]:
         return 0.0, [*reasons, "allowlisted"]
     risks: list[tuple[str, float]] = [
         ("prefix_velocity", velocity_risk(s.prefix_load)),
-        ("network_velocity", velocity_risk(PARENT_WEIGHT * s.parent_load)),
+        ("network_velocity", velocity_risk(NETWORK_WEIGHT * s.parent_load)),
         ("open_challenges", open_risk(s.open_challenges)),
     ]
     if s.solve_ms is not None and s.solve_ms < fastest_ms(s.difficulty, s.parts, s.fastest_rate):
