@@ -37,25 +37,30 @@ NOTES = {
         "pre-encoded headers, and writes the spend on the loop thread (one transaction a loop "
         "tick), so what is left is spread thin: the urlencoded parse, the token's HMAC and "
         "JSON, the site lookup, the SQLite insert. A hand-written urlencoded parser and a "
-        "WITHOUT ROWID spent table (one B-tree instead of two) are the next few microseconds."),
+        "WITHOUT ROWID spent table (one B-tree instead of two) are the next few microseconds."
+    ),
     "siteverify p99": (
         "The 30 ms tail seen before was the garbage collector's full collections over the "
         "start-up objects; the server now calls gc.freeze() after start-up. If the tail is "
-        "back, look for a new source of long-lived cyclic garbage (py-spy --idle at half load)."),
+        "back, look for a new source of long-lived cyclic garbage (py-spy --idle at half load)."
+    ),
     "challenge issuance": (
         "Issuance is a POST with a JSON body, and on this stack a bare POST that only reads its "
         "body already runs at about 0.65-0.7 × the GET ceiling (the ceiling POST row), so 0.6 × "
         "the GET ceiling leaves almost nothing for the work itself. passgate's endpoint is "
         "dispatched ahead of Starlette's router and middleware, answers with pre-encoded "
         "headers and signs a plain-text challenge with a pre-keyed HMAC. Closing the rest "
-        "would take issuing challenges on a GET (no body to read), or a second worker process."),
+        "would take issuing challenges on a GET (no body to read), or a second worker process."
+    ),
     "challenge creation ahead": (
         "passgate's challenge is stateless, so every create is HMAC-signed; Cap's createChallenge "
         "only draws a random id and stores the challenge in a JS object whose state grows with "
-        "every challenge until a lazy cleanup."),
+        "every challenge until a lazy cleanup."
+    ),
     "universal call": (
         "See the universal profile above: the call writes its record and takes a rate-limit "
-        "bucket in the store; batching those writes with the spend writer would close it."),
+        "bucket in the store; batching those writes with the spend writer would close it."
+    ),
     "solver hash rate": ("The worker's inner loop is the place: see widget/static/worker.js."),
     "widget JS": ("Trim api.js and frame.js; the worker is the largest part."),
     "memory flat": ("Spent-token records must be pruned after expiry by the server's upkeep."),
@@ -255,6 +260,10 @@ def targets(r: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
         from bench import abuse_report
 
         out += abuse_report.targets(r["abuse"])
+    if r.get("algorithm"):
+        from bench import algorithm_report
+
+        out += algorithm_report.targets(r["algorithm"])
     return out
 
 
@@ -651,6 +660,11 @@ def markdown(r: dict[str, Any], charts_made: list[str]) -> str:
         from bench import abuse_tables
 
         L += abuse_tables.section(r["abuse"])
+
+    if r.get("algorithm"):
+        from bench import algorithm_report
+
+        L += algorithm_report.section(r["algorithm"])
 
     if charts_made:
         L.append("## Charts")

@@ -431,7 +431,7 @@ ABUSE_PROFILE = "challenge with adaptation, by prefix"
 def section_of(key: str) -> str:
     """The section a results key belongs to."""
     return {"primitives": "primitives", "cap": "primitives", "memory": "memory"}.get(
-        key, "abuse" if key == "abuse" else "http"
+        key, key if key in ("abuse", "algorithm") else "http"
     )
 
 
@@ -459,7 +459,9 @@ def keep(results: dict[str, Any], sections: set[str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="a short smoke run (CI)")
-    parser.add_argument("--only", help="comma-separated sections: http,primitives,memory,abuse")
+    parser.add_argument(
+        "--only", help="comma-separated sections: http,primitives,memory,abuse,algorithm"
+    )
     parser.add_argument(
         "--keep",
         action="store_true",
@@ -467,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     plan = Plan.make(args.quick)
-    sections = set((args.only or "http,primitives,memory,abuse").split(","))
+    sections = set((args.only or "http,primitives,memory,abuse,algorithm").split(","))
     started = time.time()
     WORK.mkdir(parents=True, exist_ok=True)
     cap = deps.ensure_all()
@@ -497,6 +499,13 @@ def main(argv: list[str] | None = None) -> int:
         if prof:
             results.setdefault("profiles", {})[ABUSE_PROFILE] = prof
         log(f"abuse section: {results['abuse']['seconds']:.0f} s")
+    if "algorithm" in sections:
+        from bench import algorithm
+
+        started_alg = time.time()
+        results["algorithm"] = algorithm.run(WORK, plan.quick)
+        results["algorithm"]["seconds"] = time.time() - started_alg
+        log(f"algorithm section: {results['algorithm']['seconds']:.0f} s")
     results["seconds"] = time.time() - started
     results["loadavg_end"] = _loadavg()
     if args.keep:

@@ -9,6 +9,7 @@ key, derived from the master key, is the same on every node.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -79,13 +80,28 @@ def networks(ip: str, v4: int = DEFAULT_V4, v6: int = DEFAULT_V6) -> tuple[str, 
 
 def source(key: bytes, ip: str, v4: int = DEFAULT_V4, v6: int = DEFAULT_V6) -> Source:
     """The keyed source of a client address. A peer that is not an address (a Unix socket,
-    a test transport) is one source of its own."""
-    nets = networks(ip, v4, v6) or (f"other:{ip}", "other")
-    return Source(_digest(key, nets[0]), _digest(key, "parent:" + nets[1]))
+    a test transport) is one source of its own. (On the hot path of /1/challenge: the
+    prefixes are integer masks, and a parent's digest is remembered.)"""
+    addr = addresses.parse(ip)
+    if addr is None:
+        return Source(_digest(key, f"other:{ip}"), _digest(key, "parent:other"))
+    width = 32 if addr.version == 4 else 128
+    bits = v4 if addr.version == 4 else v6
+    parent_bits = bits - PARENT_BITS[addr.version]
+    value = int(addr)
+    mine = f"{addr.version}/{bits}/{value >> (width - bits):x}"
+    parent = f"{addr.version}/{parent_bits}/{value >> (width - parent_bits):x}"
+    return Source(_digest(key, mine), _parent_digest(key, parent))
 
 
 def _digest(key: bytes, text: str) -> str:
     return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=4096)
+def _parent_digest(key: bytes, text: str) -> str:
+    """Parents are few and shared by many prefixes: their digests are remembered."""
+    return _digest(key, "parent:" + text)
 
 
 def allowed(ip: str, allowlist: tuple[str, ...]) -> bool:
