@@ -95,7 +95,7 @@ def sources(key: bytes, n: int) -> list[prefix.Source]:
     out = []
     for i in range(n):
         h = keyed.copy()
-        h.update(f"{32 + (i >> 16)}.{(i >> 8) & 255}.{i & 255}.0/24".encode())
+        h.update(f"4/24/{(32 << 16) + i:x}".encode())  # abuse.prefix: version/bits/network
         out.append(prefix.Source(h.hexdigest()[:16], ""))
     for i in range(0, n, max(1, n // 7)):
         if prefix.source(key, address(i)).prefix != out[i].prefix:
