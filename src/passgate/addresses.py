@@ -8,6 +8,7 @@ IPv4 visitors that way, and the contract (hcaptcha-compat §5) makes them one ad
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -16,9 +17,11 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 _MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 
 
+@functools.lru_cache(maxsize=8192)
 def parse(text: str) -> IPAddress | None:
     """The address in `text` (no port, no brackets), IPv4-mapped folded to IPv4; None when
-    `text` is not an IP address."""
+    `text` is not an IP address. (Remembered: a request's address is parsed by the edge,
+    the trusted-proxy check and the prefix alike, and the same clients come back.)"""
     try:
         addr = ipaddress.ip_address(text)
     except ValueError:

@@ -186,7 +186,8 @@ def _gone(row: tuple[float, float, float], now: float) -> bool:
 def key_int(key: str) -> int:
     """A prefix hash (16 hex chars) as the signed 64-bit integer the relational stores key
     rows by."""
-    return int.from_bytes(bytes.fromhex(key), "big", signed=True)
+    value = int(key, 16)
+    return value - (1 << 64) if value >= 1 << 63 else value
 
 
 # One atomic add: decays what is there to `at`, adds, returns the counts after.
@@ -197,6 +198,9 @@ SQLITE_ADD = (
     "issued = issued * passgate_decay(excluded.at - at) + excluded.issued, "
     "at = max(at, excluded.at) RETURNING solved, issued"
 )
+SQLITE_READ = "SELECT solved, issued, at FROM abuse_counters WHERE key = ?"
+PARENT_CACHE = 1.0  # seconds a process may price with a parent's count as it read it
+
 SQLITE_ADD_EXISTING = (
     "UPDATE abuse_counters SET solved = solved * passgate_decay(? - at) + ?, "
     "issued = issued * passgate_decay(? - at) + ?, at = max(at, ?) WHERE key = ? "
@@ -238,6 +242,7 @@ class SqliteCounters:
         self.max_entries = max_entries
         self._conn: sqlite3.Connection | None = None
         self.full = False  # set by prune
+        self._parents: dict[str, tuple[float, tuple[float, float, float] | None]] = {}
         self.buffer = IssueBuffer()
 
     def _connection(self) -> sqlite3.Connection:
@@ -255,28 +260,30 @@ class SqliteCounters:
         return StoreUnavailable(f"abuse counters: {exc}")
 
     async def read(self, source: Source, now: float) -> tuple[History, History]:
+        """Two primary-key lookups on the loop's thread. A parent, shared by many prefixes,
+        is read at most once a second per process (PARENT_CACHE seconds stale at most)."""
         try:
-            rows = (
-                self._connection()
-                .execute(
-                    "SELECT key, solved, issued, at FROM abuse_counters WHERE key IN (?, ?)",
-                    (key_int(source.prefix), key_int(source.parent)),
-                )
-                .fetchall()
-            )
+            conn = self._connection()
+            mine = conn.execute(SQLITE_READ, (key_int(source.prefix),)).fetchone()
+            cached = self._parents.get(source.parent)
+            if cached is not None and 0 <= now - cached[0] < PARENT_CACHE:
+                parent = cached[1]
+            else:
+                parent = conn.execute(SQLITE_READ, (key_int(source.parent),)).fetchone()
+                if len(self._parents) > 4096:
+                    self._parents.clear()
+                self._parents[source.parent] = (now, parent)
         except sqlite3.Error as exc:
             raise self._fail(exc) from None
-        found = {k: (s, i, at) for k, s, i, at in rows}
-        return (
-            _decayed(found.get(key_int(source.prefix)), now),
-            _decayed(found.get(key_int(source.parent)), now),
-        )
+        return _decayed(mine, now), _decayed(parent, now)
 
     async def charge(self, source: Source, now: float) -> tuple[History, History]:
         started = time.monotonic()
         while True:
             try:
-                return self._charge(source, now)
+                mine, parent = self._charge(source, now)
+                self._parents[source.parent] = (now, (parent.solved, parent.issued, now))
+                return mine, parent
             except sqlite3.OperationalError as exc:
                 text = str(exc).lower()
                 if ("locked" not in text and "busy" not in text) or (
