@@ -517,7 +517,10 @@ def markdown(r: dict[str, Any], charts_made: list[str]) -> str:
         L.append(
             "- **/1/solve:** each body is a distinct challenge signed with the server's own key "
             "(read from its data dir) and solved before the run, sent once (the Lua script stops "
-            "when the file runs out). Challenges carry the default difficulty's 7 parts but only "
+            "when the file runs out); the site has adaptation off (`--no-adaptive`), or these "
+            "cheap challenges from one address would be renewed as underpriced (the abuse "
+            "section measures /1/challenge with it on). Challenges carry the default "
+            "difficulty's parts but only "
             "16 expected hashes a part, so tens of thousands can be solved beforehand; the "
             "server's check is the same work at any threshold (decode, HMAC, 7 SHA-256, the "
             "single-use write, a token minted)."

@@ -126,3 +126,9 @@ def test_issue_time_and_prefix_are_signed() -> None:
     ):
         with pytest.raises(challenge.ChallengeError):
             challenge.decode(text.replace(old, new), RING, NOW)
+
+
+def test_a_challenge_without_an_issue_time_round_trips() -> None:
+    ch = challenge.Challenge("sk", "shop.example", "ab" * 16, 500, 1, int(NOW) + 60)
+    back = challenge.decode(challenge.encode(ch, RING), RING, NOW)
+    assert back.issued_ms is None and back.salt == ch.salt

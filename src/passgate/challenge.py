@@ -95,8 +95,9 @@ def encode(ch: Challenge, ring: KeyRing) -> str:
     client can change neither its price, nor its algorithm, nor its issue time, nor the
     prefix it was issued to."""
     epoch = "" if ch.epoch is None else str(ch.epoch)
+    issued = "" if ch.issued_ms is None else str(ch.issued_ms)
     signed = (
-        f"{PREFIX}{ch.sitekey}|{ch.host}|{ch.salt}|{ch.difficulty}|{ch.parts}|{ch.issued_ms}"
+        f"{PREFIX}{ch.sitekey}|{ch.host}|{ch.salt}|{ch.difficulty}|{ch.parts}|{issued}"
         f"|{ch.expires}|{epoch}|{ch.prefix}|{ch.algorithm}|{ring.current}"
     )
     return signed + "." + b64encode(sign(ring.current_key, signed.encode()))
@@ -130,7 +131,7 @@ def decode(text: str, ring: KeyRing, now: float) -> Challenge:
                 int(expires),
                 kid,
                 int(epoch) if epoch else None,
-                int(issued),
+                int(issued) if issued else None,
                 src,
                 algorithms.get(alg).name,
             )
