@@ -34,9 +34,9 @@ MARKERS = ("webdriver", "selenium", "phantom", "nightmare", "cdc")
 MARKER_RISK = 0.55  # one or several: a hint, never enough for 0.7 alone
 
 # The parent's solves, as they weigh on the score: a hot prefix stops feeding its parent past
-# abuse.counters.SPREAD solves, so the parent's load is spread over networks: 32 of them in a
-# minute (four prefixes' worth) reach 0.7.
-NETWORK_WEIGHT = 1.0 / 4
+# abuse.counters.SPREAD solves, so the parent's load is spread over networks: 16 of them in a
+# minute (two prefixes' worth) reach 0.7.
+NETWORK_WEIGHT = 1.0 / 2
 FASTEST_BROWSER_RATE = 60_000_000  # SHA-256 hashes/s (passgate.algorithms has each one's)
 FAST_SOLVE_RISK = 0.75
 FALLBACK_RISK = 0.2
