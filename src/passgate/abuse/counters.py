@@ -22,6 +22,7 @@ from typing import Protocol
 from passgate.abuse.difficulty import TAU, decay
 from passgate.abuse.prefix import Source
 from passgate.store import StoreUnavailable
+from passgate.store.spent import connect
 
 RETENTION = 3600.0  # seconds: no entry outlives an hour without use
 QUIET = 0.05  # a count decayed below this is gone (its price effect is under 0.1%)
@@ -218,10 +219,8 @@ def _decay_factor(dt: float) -> float:
 
 
 def connect_sqlite(path: str, busy_ms: int) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+    """store.spent.connect's connection, with the decay function the upserts call."""
+    conn = connect(path, busy_ms)
     conn.create_function("passgate_decay", 1, _decay_factor, deterministic=True)
     return conn
 

@@ -155,7 +155,7 @@ class SqliteSpends(DurableSpends):
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            conn = _connect(self._path, busy_ms=0)
+            conn = connect(self._path, busy_ms=0)
             conn.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run off the loop
             self._conn = conn
         return self._conn
@@ -183,7 +183,7 @@ class SqliteSpends(DurableSpends):
             task.exception()  # retrieved; a failed checkpoint is tried at the next interval
 
     def _checkpoint(self) -> None:
-        conn = _connect(self._path, busy_ms=100)
+        conn = connect(self._path, busy_ms=100)
         try:
             conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         finally:
@@ -195,7 +195,7 @@ class SqliteSpends(DurableSpends):
     def _prune(self, now: float) -> int:
         """Delete expired keys in short chunks, so no lock is held for long."""
         try:
-            conn = _connect(self._path, busy_ms=5000)
+            conn = connect(self._path, busy_ms=5000)
             try:
                 total = 0
                 while True:
@@ -228,7 +228,9 @@ class SqliteSpends(DurableSpends):
         self._drop_connection()
 
 
-def _connect(path: str, busy_ms: int) -> sqlite3.Connection:
+def connect(path: str, busy_ms: int) -> sqlite3.Connection:
+    """A connection to the SQLite file as passgate's writers use it: autocommit, WAL,
+    synchronous=NORMAL, a busy timeout of `busy_ms`."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
