@@ -115,6 +115,11 @@ def test_cli_algorithm_resets_difficulty_and_cap(tmp_path: Path) -> None:
     assert site["difficulty"] == 900 and site["max_difficulty"] == 3_400
     site = run("site", "update", sk, "--algorithm", "sha256")
     assert site["difficulty"] == 120_000 and site["fallback"] is None
+    run("site", "update", sk, "--max-difficulty", "2000000")
+    site = run("site", "update", sk, "--algorithm", "argon2id", "--difficulty", "500")
+    assert site["difficulty"] == 500  # a SHA-256 cap is no Argon2id cap: the units differ
+    assert site["max_difficulty"] == 3_400
+    run("site", "update", sk, "--algorithm", "sha256")
     added = run("site", "add", "--hostname", HOST, "--algorithm", "argon2id")
     (new,) = [s for s in run("site", "list") if s["sitekey"] == added["sitekey"]]
     assert new["difficulty"] == 300 and new["algorithm"] == "argon2id"

@@ -201,7 +201,8 @@ def abuse_options(func: Any) -> Any:
             click.option(
                 "--max-difficulty",
                 type=int,
-                help="The site's cap, in expected hashes (0: the default, 8,000,000).",
+                help="The site's cap, in expected attempts of its algorithm (0: that "
+                "algorithm's default: 8,000,000 for sha256, 3,400 for argon2id).",
             ),
             click.option("--prefix-v4", type=int, help="IPv4 prefix length, 16-32 (24)."),
             click.option("--prefix-v6", type=int, help="IPv6 prefix length, 32-64 (48)."),
@@ -258,7 +259,9 @@ def _abuse_settings(
     "--hostname", "hostnames", multiple=True, required=True, help="Allowed hostname (repeat)."
 )
 @click.option("--name", default="", help="A label for the site.")
-@click.option("--difficulty", type=int, help="Expected hashes per challenge (the base).")
+@click.option(
+    "--difficulty", type=int, help="Expected attempts of the site's algorithm (the base)."
+)
 @abuse_options
 @click.option("--json", "as_json", is_flag=True, help='Print exactly {"sitekey", "secret"}.')
 @click.pass_context
@@ -304,7 +307,7 @@ def site_add(
     "--hostname", "hostnames", multiple=True, help="Replace the allowed hostnames (repeat)."
 )
 @click.option("--name", help="A new label.")
-@click.option("--difficulty", type=int, help="Expected hashes per challenge.")
+@click.option("--difficulty", type=int, help="Expected attempts of the site's algorithm.")
 @click.option("--token-lifetime", type=int, help="Seconds a pass token lives (10-3600).")
 @click.option(
     "--require-remoteip/--no-require-remoteip", default=None, help="siteverify needs remoteip."

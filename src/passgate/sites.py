@@ -263,8 +263,9 @@ class SiteRegistry:
         site = replace(site, **changes)  # type: ignore[arg-type]
         if algorithm is not None or fallback is not None:
             reset = algorithm is not None and difficulty is None
-            if reset and abuse.get("max_difficulty") is None:
-                abuse["max_difficulty"] = 0  # the new algorithm's default cap
+            switched = algorithm is not None and algorithm != site.algorithm
+            if (reset or switched) and abuse.get("max_difficulty") is None:
+                abuse["max_difficulty"] = 0  # the new algorithm's default cap: other units
             site = replace(
                 site,
                 **_algorithm_changes(site, algorithm or site.algorithm, fallback, reset=reset),
