@@ -10,34 +10,39 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import sqlalchemy as sa
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
-from passgate import __version__, demo, hotpaths, siteverify
+from passgate import __version__, demo, hotpaths, logs, metrics, siteverify
 from passgate.service import RING_REFRESH_SECONDS, Service
 from passgate.store import StoreUnavailable
+from passgate.store import stats as stats_store
 from passgate.tokenapi import routes as tokenapi_routes
 from passgate.tokenapi import upkeep as tokenapi_upkeep
 from passgate.web import CORS_HEADERS
 from passgate.widget import assets, endpoints
 
 log = logging.getLogger("passgate")
-access_log = logging.getLogger("passgate.access")
 
 PRUNE_EVERY = 30.0
 EPOCH_WATCH_SECONDS = 1.0
 COUNTER_FLUSH_SECONDS = 1.0
+STATS_FLUSH_SECONDS = 5.0  # the issue asks for at least every 10 s
+STATS_ROLL_SECONDS = 60.0
 
 
 class PassgateApp:
-    """The ASGI entry point: an access log around everything, the hot endpoints dispatched
-    directly (hotpaths), everything else through the Starlette app.
+    """The ASGI entry point: the access log and the request-duration metric around
+    everything, the hot endpoints dispatched directly (hotpaths), everything else through
+    the Starlette app.
 
-    The access log has method, path, status and time; never query strings or bodies (they
-    hold secrets)."""
+    Both name the route template (`/api/records/{record_id}`), never the raw path, and never
+    a query string or a body (they hold secrets)."""
 
     def __init__(self, starlette: Starlette) -> None:
         self.starlette = starlette
@@ -51,13 +56,13 @@ class PassgateApp:
         service: Service = self.state.service
         if not service.untrusted_forwarded_for:
             service.note_forwarded(scope)
-        if not access_log.isEnabledFor(logging.INFO):
+        if service.metrics is None and not logs.access_enabled():
             if not await hotpaths.dispatch(scope, receive, send, self.starlette):
                 await self.starlette(scope, receive, send)
         else:
-            await self._logged(scope, receive, send)
+            await self._observed(scope, receive, send, service)
 
-    async def _logged(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _observed(self, scope: Scope, receive: Receive, send: Send, service: Service) -> None:
         start = time.perf_counter()
         status = 500
 
@@ -67,12 +72,18 @@ class PassgateApp:
                 status = message["status"]
             await send(message)
 
+        route = scope["path"]  # a hot endpoint's path is its route
         try:
             if not await hotpaths.dispatch(scope, receive, send_status, self.starlette):
                 await self.starlette(scope, receive, send_status)
+                matched = scope.get("route")
+                route = getattr(matched, "path", None) or metrics.UNMATCHED
         finally:
-            elapsed = (time.perf_counter() - start) * 1000
-            access_log.info("%s %s %d %.1fms", scope["method"], scope["path"], status, elapsed)
+            elapsed = time.perf_counter() - start
+            if service.metrics is not None:
+                service.metrics.request(route, elapsed)
+            if logs.access_enabled():
+                logs.access(scope["method"], route, status, elapsed * 1000)
 
 
 async def preflight(request: Request) -> Response:
@@ -162,6 +173,43 @@ async def _abuse_upkeep(service: Service) -> None:
             log.exception("abuse counter upkeep failed")
 
 
+async def flush_stats(service: Service) -> None:
+    """Write this process's counts to the store (store.stats.flush); counts a failed write
+    could not store are put back for the next flush. Raises StoreUnavailable."""
+    counts = service.stats.drain()
+    if not counts:
+        return
+    try:
+        await run_in_threadpool(stats_store.flush, service.engine, counts)
+    except Exception as exc:
+        service.stats.restore(counts)
+        if isinstance(exc, sa.exc.SQLAlchemyError):
+            raise StoreUnavailable(str(exc)) from None
+        raise
+
+
+async def _stats_upkeep(service: Service) -> None:
+    """Flush the counters every STATS_FLUSH_SECONDS; roll minutes up into hours and prune
+    every STATS_ROLL_SECONDS; with metrics on, note whether each store answers."""
+    rolled = time.monotonic()
+    while True:
+        await asyncio.sleep(STATS_FLUSH_SECONDS)
+        try:
+            if service.metrics is not None:
+                service.metrics.stores(await service.ping())
+            await flush_stats(service)
+            if time.monotonic() - rolled >= STATS_ROLL_SECONDS:
+                rolled = time.monotonic()
+                now = time.time()
+                keep = service.config.stats_retention_days
+                await run_in_threadpool(stats_store.roll_up, service.engine, now)
+                await run_in_threadpool(stats_store.prune, service.engine, now, keep)
+        except (StoreUnavailable, sa.exc.SQLAlchemyError) as exc:
+            log.warning("stats: store unavailable: %s", type(exc).__name__)
+        except Exception:  # noqa: BLE001 - upkeep must outlive any one failure
+            log.exception("stats upkeep failed")
+
+
 async def _watch_epoch(service: Service) -> None:
     """With Redis, read its epoch every second, so that the challenges this node issues name
     the epoch another node started after a Redis restart (store.redis): such a challenge is
@@ -213,13 +261,18 @@ def create_app(service: Service, demo_site: tuple[str, str] | None = None) -> Pa
         token_api = asyncio.create_task(tokenapi_upkeep.run(service))  # job worker, pruning
         epoch = asyncio.create_task(_watch_epoch(service))
         abuse = asyncio.create_task(_abuse_upkeep(service))
+        stats = asyncio.create_task(_stats_upkeep(service))
         try:
             yield
         finally:
-            for background in (task, token_api, epoch, abuse):
+            for background in (task, token_api, epoch, abuse, stats):
                 background.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await background
+            try:  # the counts since the last flush are not lost at a clean stop
+                await flush_stats(service)
+            except (StoreUnavailable, sa.exc.SQLAlchemyError) as exc:
+                log.warning("stats: the last counts could not be stored: %s", type(exc).__name__)
             await service.close()
 
     assets.table()  # the widget's files, read and compressed now; MissingLibrary without npm's

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -11,7 +12,8 @@ from typing import Any
 import click
 import sqlalchemy as sa
 
-from passgate import algorithms, keys, settings
+from passgate import algorithms, keys, logs, settings
+from passgate.metrics import MetricsError
 from passgate.settings import Config, SettingsError
 from passgate.sites import Site, SiteError, SiteRegistry
 from passgate.store.schema import settings_kv
@@ -49,7 +51,13 @@ def _sites(ctx: click.Context) -> SiteRegistry:
 def _guard(fn: Callable[[], Any]) -> Any:
     try:
         return fn()
-    except (SiteError, SettingsError, keys.MasterKeyError, algorithms.UnknownAlgorithm) as exc:
+    except (
+        SiteError,
+        SettingsError,
+        MetricsError,
+        keys.MasterKeyError,
+        algorithms.UnknownAlgorithm,
+    ) as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -92,10 +100,8 @@ def _run(
     from passgate.app import create_app
     from passgate.widget.assets import MissingLibrary
 
-    logging.basicConfig(
-        level=cfg.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    node = cfg.node_name or socket.gethostname()
+    _guard(lambda: logs.configure(cfg.log_format, cfg.log_level, node))
     try:
         svc = _guard(lambda: service.build(cfg))
     except sa.exc.SQLAlchemyError as exc:  # the database is down or refuses: exit cleanly
@@ -104,6 +110,11 @@ def _run(
         app = create_app(svc, demo_site)
     except MissingLibrary as exc:  # a checkout where `make` (npm ci) has not run
         raise click.ClickException(str(exc)) from None
+    if svc.metrics is not None:  # its own listener, never the public port
+        listener = _guard(lambda: svc.metrics.listen(cfg.metrics_host, cfg.metrics_port))
+        logging.getLogger("passgate").info(
+            "metrics on http://%s:%d/metrics", cfg.metrics_host, cfg.metrics_port
+        )
     uvicorn.run(
         app,
         host=host or cfg.host,
@@ -111,29 +122,63 @@ def _run(
         loop="uvloop",
         http="httptools",
         access_log=False,
+        log_config=None,  # uvicorn's loggers propagate to the handler logs.configure set up
         log_level=cfg.log_level,
         server_header=False,
         proxy_headers=False,  # X-Forwarded-For is read by web.client_ip, from trusted proxies only
     )
+    if svc.metrics is not None:
+        listener.shutdown()
+
+
+def metrics_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = click.option(
+        "--metrics-host", help="Address of the /metrics listener (default 127.0.0.1)."
+    )(fn)
+    return click.option(
+        "--metrics-port",
+        type=int,
+        help="Serve Prometheus /metrics on this port, apart from the public one "
+        "(PASSGATE_METRICS_PORT; default off).",
+    )(fn)
+
+
+def _with_metrics(cfg: Config, port: int | None, host: str | None) -> Config:
+    return settings.load_overrides(cfg, metrics_port=port, metrics_host=host)
 
 
 @main.command()
 @click.option("--host", help="Address to bind (default 127.0.0.1).")
 @click.option("--port", type=int, help="Port (default 8000).")
+@metrics_options
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+def serve(
+    ctx: click.Context,
+    host: str | None,
+    port: int | None,
+    metrics_port: int | None,
+    metrics_host: str | None,
+) -> None:
     """Run the service."""
-    _run(_config(ctx), host, port, None)
+    _run(_with_metrics(_config(ctx), metrics_port, metrics_host), host, port, None)
 
 
 @main.command()
 @click.option("--host", help="Address to bind (default 127.0.0.1).")
 @click.option("--port", type=int, help="Port (default 8000).")
 @click.option("--json", "as_json", is_flag=True, help="Print the demo site as JSON first.")
+@metrics_options
 @click.pass_context
-def demo(ctx: click.Context, host: str | None, port: int | None, as_json: bool) -> None:
+def demo(
+    ctx: click.Context,
+    host: str | None,
+    port: int | None,
+    as_json: bool,
+    metrics_port: int | None,
+    metrics_host: str | None,
+) -> None:
     """Run the service with the demo site and page (a fresh secret at each start)."""
-    cfg = _config(ctx)
+    cfg = _with_metrics(_config(ctx), metrics_port, metrics_host)
     engine = _engine(cfg)
     registry = SiteRegistry(engine)
     site, secret = _guard(lambda: ensure_demo_site(registry, engine, cfg.default_difficulty))
@@ -397,6 +442,52 @@ def keys_rotate(ctx: click.Context, as_json: bool) -> None:
     engine = _engine(cfg)
     kid = _guard(lambda: keys.rotate(engine, keys.master_key(cfg)))
     _emit(as_json, {"kid": kid}, f"new signing key {kid}")
+
+
+@main.command("stats")
+@click.option("--site", "sitekey", help="One site's counters (its sitekey).")
+@click.option("--since", default="1h", show_default=True, help="How far back: 15m, 1h, 7d...")
+@click.option("--step", help="Also a series in steps of this length (15m, 1h...), for charts.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def stats_cmd(
+    ctx: click.Context, sitekey: str | None, since: str, step: str | None, as_json: bool
+) -> None:
+    """Print the counters: challenges, siteverify outcomes, replays, pass rate, solve times,
+    token-API calls per key (docs/observability.md). The console charts the same report."""
+    import time
+
+    from passgate import stats
+    from passgate.store import stats as stats_store
+
+    cfg = _config(ctx)
+    try:
+        back = stats.parse_since(since)
+        steps = stats.parse_since(step) if step else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if steps is not None and steps % 60:
+        raise click.BadParameter("the step must be whole minutes")
+    engine = _engine(cfg)
+    now = time.time()
+    try:
+        report = stats_store.report(
+            engine,
+            now - back,
+            now,
+            cfg.challenge_lifetime,
+            sitekey,
+            int(steps) if steps else None,
+        )
+        names = {s.sitekey: s.name for s in SiteRegistry(engine).all()}
+    except sa.exc.SQLAlchemyError as exc:
+        raise click.ClickException(f"cannot read the store: {exc.__class__.__name__}") from None
+    finally:
+        engine.dispose()
+    text = f"since {since} ago (counts are flushed every few seconds)\n" + stats.render_text(
+        report, names
+    )
+    _emit(as_json, report, text)
 
 
 tokenapi_cli.register(main)  # key, grant, records, admin-token

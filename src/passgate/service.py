@@ -17,9 +17,11 @@ from passgate import addresses, keys, token, web
 from passgate.abuse import prefix
 from passgate.abuse.counters import Counters, MemoryCounters, SqliteCounters
 from passgate.addresses import IPNetwork
+from passgate.metrics import Metrics
 from passgate.settings import Config, SettingsError
 from passgate.signing import KeyRing
 from passgate.sites import Site, SiteRegistry, hash_secret
+from passgate.stats import Stats
 from passgate.store import StoreUnavailable
 from passgate.store.db import is_postgres, make_engine, migrate, sqlite_path
 from passgate.store.spent import Spends, SqliteSpends
@@ -52,6 +54,8 @@ class Service:
     limiter: RateLimiter = field(default_factory=MemoryRateLimiter)  # token API grant buckets
     counters: Counters = field(default_factory=MemoryCounters)  # abuse: per-prefix history
     prefix_key: bytes = b""  # abuse: the key of prefix hashes, derived from the master key
+    stats: Stats = field(default_factory=Stats)  # this process's counts (passgate.stats)
+    metrics: Metrics | None = None  # the Prometheus metrics, when the listener is on
     _by_key: dict[str, _Cached] = field(default_factory=dict)
     _by_secret: dict[str, _Cached] = field(default_factory=dict)
     _ring_at: float = field(default_factory=time.monotonic)
@@ -230,8 +234,24 @@ def trusted_proxies(config: Config) -> list[IPNetwork]:
         raise SettingsError(f"trusted_proxies: {exc}") from None
 
 
+def observers(config: Config) -> tuple[Stats, Metrics | None]:
+    """The counters (stats) and, when `metrics_port` is set, the Prometheus metrics they
+    also feed. Raises SettingsError for a bad `stats` or `stats_retention_days`."""
+    if config.stats not in ("on", "off"):
+        raise SettingsError(f"stats must be on or off, not {config.stats!r}")
+    if config.stats_retention_days < 30:
+        raise SettingsError("stats_retention_days must be at least 30 (the console charts 30)")
+    if config.metrics_max_sites < 1:
+        raise SettingsError("metrics_max_sites must be at least 1")
+    metrics = None
+    if config.metrics_port:
+        metrics = Metrics(config.metrics_max_sites, config.metrics_dir or None)
+    return Stats(config.stats == "on", metrics), metrics
+
+
 def build(config: Config) -> Service:
     proxies = trusted_proxies(config)
+    stats, metrics = observers(config)
     engine = open_engine(config)
     master = keys.master_key(config)
     ring = keys.load_ring(engine, master)
@@ -247,4 +267,6 @@ def build(config: Config) -> Service:
         limiter=open_rate_limiter(engine, spends),
         counters=open_counters(config, engine, spends),
         prefix_key=prefix.derive_key(master),
+        stats=stats,
+        metrics=metrics,
     )

@@ -64,11 +64,40 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("record_retention_days", int, 30, "Days token-API records are kept."),
     Setting("job_deadline", int, 120, "Seconds a token-API job may wait before it fails."),
     Setting("log_level", str, "info", "Log level: debug, info, warning, error."),
+    Setting("log_format", str, "text", "Log format: text, or json (one object per line)."),
+    Setting("node_name", str, "", "This node's name in logs and metrics; empty: the host name."),
     Setting(
         "abuse_max_prefixes",
         int,
         2_000_000,
         "Most network prefixes the abuse counters track at once (docs/abuse.md).",
+    ),
+    Setting(
+        "stats",
+        str,
+        "on",
+        "Per-site counters kept in the store, for `passgate stats` and the console: on or off.",
+    ),
+    Setting(
+        "stats_retention_days",
+        int,
+        90,
+        "Days the hourly counters are kept (at least 30); minute rows are kept 2 days.",
+    ),
+    Setting("metrics_port", int, 0, "Port of the Prometheus /metrics listener; 0: off."),
+    Setting("metrics_host", str, "127.0.0.1", "Address the /metrics listener binds to."),
+    Setting(
+        "metrics_max_sites",
+        int,
+        1000,
+        "Most sites given their own metric series per process; the rest are `other`.",
+    ),
+    Setting(
+        "metrics_dir",
+        str,
+        "",
+        "Empty directory for prometheus-client's multiprocess mode, when several processes "
+        "share a node's /metrics; wiped before the node starts.",
     ),
 )
 
@@ -152,6 +181,16 @@ def load(
     for s in SETTINGS:
         if s.env in env:
             values[s.name] = _coerce(s, env[s.env], s.env)
+    for key, raw in overrides.items():
+        if raw is not None:
+            values[key] = _coerce(_BY_NAME[key], raw, "option")
+    return Config(values)
+
+
+def load_overrides(config: Config, **overrides: Any) -> Config:
+    """`config` with the given settings replaced (None: kept), each coerced as declared.
+    Raises SettingsError."""
+    values = dict(config.values)
     for key, raw in overrides.items():
         if raw is not None:
             values[key] = _coerce(_BY_NAME[key], raw, "option")

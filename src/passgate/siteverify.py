@@ -13,6 +13,7 @@ from starlette.responses import Response
 from passgate import addresses, testkeys
 from passgate.service import Service
 from passgate.sites import SECRET_RE, SITEKEY_RE
+from passgate.stats import WIDGET
 from passgate.store import SpendRefused, StoreUnavailable
 from passgate.token import PassToken, TokenError, rqdata_digest
 from passgate.web import BadBody, BodyTooLarge, FastJSON, parse_json_object, read_body
@@ -31,11 +32,15 @@ def failure(*codes: str, **extra: Any) -> dict[str, Any]:
     return {"success": False, "error-codes": list(dict.fromkeys(codes)), **extra}
 
 
+INTERFACE = "hcaptcha"
+
+
 async def endpoint(request: Request) -> Response:
     service: Service = request.app.state.service
     try:
         params = await read_params(request, service.config.max_body_bytes)
     except (BadBody, BodyTooLarge):
+        service.stats.verified(INTERFACE, "", "bad-request", "", time.time())
         return reply(failure("bad-request"))
     return reply(await verify(service, params))
 
@@ -77,10 +82,33 @@ async def read_params(request: Request, limit: int) -> dict[str, str]:
     return out
 
 
+class _Seen:
+    """What a verification learnt, for the counters: the site, and who earned the token."""
+
+    __slots__ = ("sitekey", "source")
+
+    def __init__(self) -> None:
+        self.sitekey = ""
+        self.source = ""
+
+
 async def verify(
     service: Service, params: dict[str, str], now: float | None = None
 ) -> dict[str, Any]:
+    """The siteverify answer for `params` (FIELDS), counted (passgate.stats) by its outcome:
+    "success" or its first error code."""
     now = time.time() if now is None else now
+    seen = _Seen()
+    body = await _verify(service, params, now, seen)
+    codes = body.get("error-codes") or ("bad-request",)
+    outcome = "success" if body["success"] else codes[0]
+    service.stats.verified(INTERFACE, seen.sitekey, outcome, seen.source, now)
+    return body
+
+
+async def _verify(
+    service: Service, params: dict[str, str], now: float, seen: _Seen
+) -> dict[str, Any]:
     secret = params.get("secret", "")
     response = params.get("response", "")
     sitekey = params.get("sitekey")
@@ -110,6 +138,8 @@ async def verify(
                 return failure("internal-error")
             if site is None:
                 errors.append("invalid-input-secret")
+            else:
+                seen.sitekey = site.sitekey
     if sitekey is not None:
         if not SITEKEY_RE.match(sitekey):
             errors.append("invalid-sitekey")
@@ -130,6 +160,7 @@ async def verify(
         except StoreUnavailable:
             return failure("internal-error")
     if tok is not None:
+        seen.sitekey = seen.sitekey or tok.sitekey  # signed here: a site that was registered
         if site is not None and tok.sitekey != site.sitekey:
             errors.append("sitekey-secret-mismatch")
         if now * 1000 > tok.expires_ms:
@@ -157,7 +188,9 @@ async def verify(
     except StoreUnavailable:
         return failure("internal-error")
     if not first:
+        service.stats.replay(INTERFACE, tok.sitekey, now)
         return failure("already-seen-response")
+    seen.source = tok.source if tok.source.startswith("key:") else WIDGET
     return _success(tok)
 
 

@@ -148,3 +148,22 @@ abuse_counters = sa.Table(
     sa.Column("issued", sa.Float, nullable=False),
     sa.Column("at", sa.Float, nullable=False),
 )
+
+# Observability (migration 0006): counters per site per minute, rolled up into hours.
+
+
+def _stats_table(name: str, bucket: str) -> sa.Table:
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column(bucket, sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("sitekey", sa.String(64), nullable=False),  # "" when no site was known
+        sa.Column("metric", sa.String(32), nullable=False),
+        sa.Column("label", sa.String(128), nullable=False),
+        sa.Column("n", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.PrimaryKeyConstraint(bucket, "sitekey", "metric", "label", name=f"pk_{name}"),
+    )
+
+
+stats_minute = _stats_table("stats_minute", "minute")  # unix seconds at the minute's start
+stats_hour = _stats_table("stats_hour", "hour")  # unix seconds at the hour's start

@@ -86,6 +86,7 @@ async def create(request: Request) -> Response:
         req = fields.job(data)
         permit = await issue.authorize(service, key, req.sitekey, req.referer, now)
     except Refusal as exc:
+        service.stats.tokenapi(key.name if key else None, "", exc.outcome.code, now)
         refused = call_record(
             record_id,
             "job",

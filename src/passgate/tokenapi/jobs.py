@@ -244,11 +244,13 @@ async def attempt(service: Service, job_id: int, now: float | None = None) -> st
         if exc.outcome is STORE_UNAVAILABLE:
             raise StoreUnavailable("store unavailable") from None  # the lease lapses; retried
         await db.write(store.engine, store.finish, job, now, exc.outcome.code)
+        service.stats.tokenapi(key.name if key else None, "", exc.outcome.code, now)
         return FAIL
     ekey = minted.ekey if job.need_ekey else None
     await db.write(
         store.engine, store.finish, job, now, OK.code, minted.token, ekey, minted.token_id
     )
+    service.stats.tokenapi(key.name, job.sitekey if permit.site else "", OK.code, now)
     return SUCCESS
 
 

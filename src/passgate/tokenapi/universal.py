@@ -77,11 +77,13 @@ async def endpoint(request: Request) -> Response:
     data: dict[str, Any] | None = None
     token_id: str | None = None
     refusal: Refusal | None = None
+    sitekey = ""  # a registered site's, once authorized: the counters' site
     try:
         developer = fields.developer_id(request.headers.get("developer-id"))
         key = await issue.authenticate(service, request.headers.get("user-token"))
         req = fields.universal(await read_object(request, service))
         permit = await issue.authorize(service, key, req.sitekey, req.referer, now)
+        sitekey = permit.sitekey if permit.site is not None else ""
         await issue.take(service, permit, now)
         minted = await issue.mint(
             service,
@@ -98,6 +100,7 @@ async def endpoint(request: Request) -> Response:
     except Refusal as exc:
         refusal = exc
     outcome = refusal.outcome if refusal else OK
+    service.stats.tokenapi(key.name if key else None, sitekey, outcome.code, now)
     record = call_record(
         record_id,
         "universal",

@@ -110,6 +110,7 @@ async def issue_challenge(request: Request) -> Response:
     params = algorithms.get(ch.algorithm).params
     if params:
         body["params"] = params
+    service.stats.issued(sitekey, ch.difficulty, *site.pricing(algorithm), now)
     return ok(body)
 
 
@@ -181,6 +182,7 @@ async def solve(request: Request) -> Response:
         markers=tuple(sorted(markers)),
     )
     encoded = token.encode(tok, service.ring)
+    service.stats.solved(site.sitekey, ch.issued_ms, now)
     return ok(
         {
             "token": encoded,
