@@ -72,12 +72,13 @@ class PassgateApp:
                 status = message["status"]
             await send(message)
 
-        route = scope["path"]  # a hot endpoint's path is its route
+        route = metrics.UNMATCHED
         try:
-            if not await hotpaths.dispatch(scope, receive, send_status, self.starlette):
+            if await hotpaths.dispatch(scope, receive, send_status, self.starlette):
+                route = scope["path"]  # a hot endpoint's path is its route
+            else:
                 await self.starlette(scope, receive, send_status)
-                matched = scope.get("route")
-                route = getattr(matched, "path", None) or metrics.UNMATCHED
+                route = getattr(scope.get("route"), "path", None) or metrics.UNMATCHED
         finally:
             elapsed = time.perf_counter() - start
             if service.metrics is not None:
@@ -131,7 +132,8 @@ async def method_not_allowed(request: Request, exc: Exception) -> Response:
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
-    log.error("unhandled %s on %s", type(exc).__name__, request.url.path)
+    route = getattr(request.scope.get("route"), "path", None) or metrics.UNMATCHED
+    log.error("unhandled %s on %s", type(exc).__name__, route)
     return JSONResponse(
         {"error": "internal-error", "message": "internal error"},
         status_code=500,
@@ -184,7 +186,7 @@ async def flush_stats(service: Service) -> None:
     except Exception as exc:
         service.stats.restore(counts)
         if isinstance(exc, sa.exc.SQLAlchemyError):
-            raise StoreUnavailable(str(exc)) from None
+            raise StoreUnavailable(type(exc).__name__) from None
         raise
 
 

@@ -79,7 +79,7 @@ class Service:
         try:
             site = await run_in_threadpool(load, key)
         except sa.exc.SQLAlchemyError as exc:
-            raise StoreUnavailable(str(exc)) from None
+            raise StoreUnavailable(type(exc).__name__) from None
         if len(cache) > 10_000:
             cache.clear()
         cache[key] = _Cached(site, now)
@@ -97,7 +97,7 @@ class Service:
             try:
                 self.ring = await run_in_threadpool(keys.load_ring, self.engine, self.master)
             except sa.exc.SQLAlchemyError as exc:
-                raise StoreUnavailable(str(exc)) from None
+                raise StoreUnavailable(type(exc).__name__) from None
         return self.ring
 
     async def ring_with(self, kid: str | None) -> KeyRing:

@@ -51,12 +51,15 @@ def make_engine(url: str) -> sa.Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        engine = sa.create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 10}, hide_parameters=True
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if url.startswith("postgresql+psycopg://"):
         return sa.create_engine(
             url,
+            hide_parameters=True,  # an error that reaches a log never shows bound values
             pool_pre_ping=True,
             pool_size=5,
             max_overflow=5,
@@ -66,7 +69,9 @@ def make_engine(url: str) -> sa.Engine:
                 "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
             },
         )
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    return sa.create_engine(
+        url, pool_pre_ping=True, pool_size=5, max_overflow=5, hide_parameters=True
+    )
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -1,0 +1,182 @@
+"""passgate.stats: the per-process counts, difficulty bands, and the report read back."""
+
+import pytest
+
+from passgate import stats
+from passgate.stats import HOUR, MINUTE, Row, Stats
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.events: list[tuple] = []
+
+    def challenge(self, sitekey, event, band=""):
+        self.events.append(("challenge", sitekey, event, band))
+
+    def solve_seconds(self, seconds):
+        self.events.append(("solve", round(seconds, 3)))
+
+    def siteverify(self, sitekey, interface, outcome):
+        self.events.append(("siteverify", sitekey, interface, outcome))
+
+    def replay(self, sitekey, interface):
+        self.events.append(("replay", sitekey, interface))
+
+    def tokenapi(self, key, outcome):
+        self.events.append(("tokenapi", key, outcome))
+
+
+@pytest.mark.parametrize(
+    ("difficulty", "band"),
+    [
+        (1000, "1x"),
+        (900, "1x"),
+        (2000, "2x"),
+        (2001, "8x"),
+        (8000, "8x"),
+        (32000, "32x"),
+        (32001, "above"),
+        (64000, "cap"),
+        (99999, "cap"),
+    ],
+)
+def test_bands_are_relative_to_the_base(difficulty: int, band: str) -> None:
+    assert stats.band(difficulty, 1000, 64000) == band
+
+
+def test_a_site_whose_cap_is_its_base_is_never_at_the_cap() -> None:
+    assert stats.band(1000, 1000, 1000) == "1x"
+
+
+def test_counts_land_in_their_minute_and_add_up() -> None:
+    s = Stats()
+    s.issued("A", 1000, 1000, 8000, 120.5)
+    s.issued("A", 1000, 1000, 8000, 179.9)
+    s.issued("A", 3000, 1000, 8000, 180.0)
+    s.solved("A", 120_000, 121.5)
+    assert s.pending == {
+        (120, "A", "issued", "1x"): 2,
+        (180, "A", "issued", "8x"): 1,
+        (120, "A", "solved", ""): 1,
+        (120, "A", "solve_time", "2"): 1,
+        (120, "A", "solve_ms", ""): 1500,
+    }
+
+
+def test_solve_time_runs_from_the_signed_issue_time() -> None:
+    sink = Sink()
+    s = Stats(sink=sink)
+    s.solved("A", 1_000_000, 1_007.0)  # issued at 1000 s, solved 7 s later
+    s.solved("A", None, 1_007.0)  # a previous release's challenge: counted, not timed
+    assert s.pending[(960, "A", "solve_time", "8")] == 1
+    assert s.pending[(960, "A", "solved", "")] == 2
+    assert sink.events.count(("solve", 7.0)) == 1
+    assert sum(1 for e in sink.events if e[0] == "solve") == 1
+
+
+def test_drain_takes_everything_and_restore_puts_it_back() -> None:
+    s = Stats()
+    s.replay("hcaptcha", "A", 60)
+    taken = s.drain()
+    assert s.pending == {} and taken == {(60, "A", "replay", "hcaptcha"): 1}
+    s.replay("hcaptcha", "A", 60)
+    s.restore(taken)
+    assert s.pending == {(60, "A", "replay", "hcaptcha"): 2}
+
+
+def test_off_keeps_no_counts_but_still_feeds_the_metrics() -> None:
+    sink = Sink()
+    s = Stats(enabled=False, sink=sink)
+    s.verified("hcaptcha", "A", "success", "widget", 60)
+    s.tokenapi("ci", "A", "ok", 60)
+    assert s.pending == {}
+    assert ("siteverify", "A", "hcaptcha", "success") in sink.events
+    assert ("tokenapi", "ci", "ok") in sink.events
+
+
+def test_a_call_by_no_known_key_is_not_stored_per_key() -> None:
+    s = Stats()
+    s.tokenapi(None, "", "unknown-key", 60)
+    assert s.pending == {}
+
+
+def rows(*spec: tuple) -> list[Row]:
+    return [
+        Row(start, span, site, metric, label, n) for start, span, site, metric, label, n in spec
+    ]
+
+
+def test_summary_derives_expired_pass_rate_and_per_key_figures() -> None:
+    lifetime = 300
+    now = 10_000.0
+    data = rows(
+        (6000, MINUTE, "A", "issued", "1x", 8),
+        (6000, MINUTE, "A", "issued", "cap", 2),
+        (6000, MINUTE, "A", "solved", "", 7),
+        (9900, MINUTE, "A", "issued", "1x", 5),  # its challenges may still be solved
+        (9900, MINUTE, "A", "solved", "", 1),
+        (6000, MINUTE, "A", "verify", "hcaptcha:success", 6),
+        (6000, MINUTE, "A", "verify", "hcaptcha:already-seen-response", 2),
+        (6000, MINUTE, "A", "verify", "hcaptcha:expired-input-response", 1),
+        (6000, MINUTE, "A", "verified", "widget", 4),
+        (6000, MINUTE, "A", "verified", "key:ci", 2),
+        (6000, MINUTE, "A", "replay", "hcaptcha", 2),
+        (6000, MINUTE, "A", "tokenapi", "ci:ok", 3),
+        (6000, MINUTE, "A", "tokenapi", "ci:rate-limited", 1),
+        (0, HOUR, "B", "issued", "1x", 4),
+        (0, HOUR, "", "verify", "hcaptcha:invalid-input-secret", 3),
+    )
+    report = stats.summarize(data, now, lifetime, 0, now)
+    a = report["sites"]["A"]
+    assert a["challenges"] == {"issued": 15, "solved": 8, "expired": 3}
+    assert a["difficulty"]["1x"] == 13 and a["difficulty"]["cap"] == 2
+    assert a["siteverify"]["success"] == 6 and a["siteverify"]["failed"] == 3
+    assert a["siteverify"]["failures"] == {"already-seen-response": 2, "expired-input-response": 1}
+    assert a["replays"] == 2
+    assert a["pass_rate"] == round(4 / 15, 4)  # widget successes only
+    assert a["verified"] == {"widget": 4, "keys": {"ci": 2}}
+    assert a["tokenapi"]["ci"]["minted"] == 3 and a["tokenapi"]["ci"]["calls"] == 4
+    assert report["sites"]["B"]["challenges"]["expired"] == 4
+    assert report["total"]["challenges"]["issued"] == 19
+    assert report["total"]["siteverify"]["failures"]["invalid-input-secret"] == 3
+    assert report["sites"][""]["pass_rate"] is None
+
+
+def test_percentiles_come_from_the_histogram() -> None:
+    data = rows(
+        (0, MINUTE, "A", "solve_time", "1", 50),
+        (0, MINUTE, "A", "solve_time", "2", 44),
+        (0, MINUTE, "A", "solve_time", "30", 6),
+        (0, MINUTE, "A", "solve_ms", "", 150_000),
+    )
+    times = stats.summarize(data, 1e6, 300, 0, 1e6)["sites"]["A"]["solve_seconds"]
+    assert times["count"] == 100 and times["mean"] == 1.5
+    assert times["p50"] == 1.0  # the 50th of 100 ends the 0.5-1 s bucket
+    assert 20 < times["p95"] <= 30
+
+
+def test_series_buckets_by_step() -> None:
+    data = rows(
+        (0, MINUTE, "A", "issued", "1x", 1),
+        (60, MINUTE, "A", "issued", "2x", 2),
+        (3600, MINUTE, "A", "verify", "hcaptcha:success", 3),
+        (3600, MINUTE, "A", "verify", "hcaptcha:bad-request", 1),
+        (3660, MINUTE, "A", "tokenapi", "ci:ok", 4),
+    )
+    out = stats.series(data, HOUR)
+    assert [b["t"] for b in out] == [0, 3600]
+    assert out[0]["issued"] == 3
+    assert (out[1]["success"], out[1]["failed"], out[1]["minted"]) == (3, 1, 4)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90s", 90), ("15m", 900), ("1h", 3600), ("7d", 604800), ("2w", 1209600)]
+)
+def test_durations(text: str, seconds: int) -> None:
+    assert stats.parse_since(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "h", "1", "-1h", "1y", "0h", "1.5h"])
+def test_bad_durations_are_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        stats.parse_since(text)
