@@ -79,3 +79,18 @@ def test_sites_of_the_previous_release_keep_adaptation_off(tmp_path) -> None:
             "SELECT sql FROM sqlite_master WHERE name = 'abuse_counters'"
         ).scalar()
     assert '"key" INTEGER NOT NULL' in ddl or "key INTEGER NOT NULL" in ddl  # the rowid
+
+
+def test_the_counters_tables_arrive_on_a_store_of_the_previous_release(tmp_path) -> None:
+    from passgate.store import stats as store
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade_0003_store_with_a_site(engine)
+    upgrade_to(engine, "0005")
+    migrate(engine)
+    store.flush(engine, {(60, "A", "issued", "1x"): 2})
+    store.flush(engine, {(60, "A", "issued", "1x"): 3})
+    assert sum(r.n for r in store.read(engine, 0, 120)) == 5
+    from passgate.sites import SiteRegistry
+
+    assert SiteRegistry(engine).require("11111111-2222-3333-4444-555555555555").name == "old"

@@ -258,7 +258,9 @@ def create_app(service: Service, demo_site: tuple[str, str] | None = None) -> Pa
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         gc.collect()
         gc.freeze()  # start-up objects leave the collector's sight: no long gen-2 pauses
-        await service.ping()  # connects early; with Redis, starts its epoch if it has none
+        stores = await service.ping()  # connects early; with Redis, starts its epoch
+        if service.metrics is not None:
+            service.metrics.stores(stores)
         task = asyncio.create_task(_upkeep(service))
         token_api = asyncio.create_task(tokenapi_upkeep.run(service))  # job worker, pruning
         epoch = asyncio.create_task(_watch_epoch(service))

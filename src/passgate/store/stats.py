@@ -53,7 +53,7 @@ class _Raced(Exception):
 
 def roll_up(engine: sa.Engine, now: float) -> int:
     """Sum every complete hour of minute rows older than ROLL_AFTER into hour rows, once.
-    Returns the number of hour rows written (0 when there was nothing to do, or another node
+    Returns the number of hours rolled up (0 when there was nothing to do, or another node
     did it first)."""
     cutoff = int(now - ROLL_AFTER) // HOUR * HOUR
     try:
@@ -75,11 +75,11 @@ def roll_up(engine: sa.Engine, now: float) -> int:
                 .where(m.minute >= start, m.minute < cutoff)
                 .group_by(hour, m.sitekey, m.metric, m.label)
             )
-            written = conn.execute(
+            conn.execute(
                 _upsert(conn, stats_hour, "hour").from_select(
                     ["hour", "sitekey", "metric", "label", "n"], summed
                 )
-            ).rowcount
+            )
             if mark is None:
                 conn.execute(settings_kv.insert().values(name=MARK, value=str(cutoff)))
             else:
@@ -90,7 +90,7 @@ def roll_up(engine: sa.Engine, now: float) -> int:
                 ).rowcount
                 if moved != 1:
                     raise _Raced()
-            return max(0, written)
+            return (cutoff - start) // HOUR
     except (_Raced, sa.exc.IntegrityError):
         return 0
 
