@@ -264,6 +264,10 @@ def targets(r: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
         from bench import algorithm_report
 
         out += algorithm_report.targets(r["algorithm"])
+    if r.get("counters"):
+        from bench import counters
+
+        out += counters.targets(r["counters"])
     return out
 
 
@@ -668,6 +672,11 @@ def markdown(r: dict[str, Any], charts_made: list[str]) -> str:
         from bench import algorithm_report
 
         L += algorithm_report.section(r["algorithm"])
+
+    if r.get("counters"):
+        from bench import counters
+
+        L += counters.section(r["counters"])
 
     if charts_made:
         L.append("## Charts")

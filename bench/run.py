@@ -434,7 +434,7 @@ ABUSE_PROFILE = "challenge with adaptation, by prefix"
 def section_of(key: str) -> str:
     """The section a results key belongs to."""
     return {"primitives": "primitives", "cap": "primitives", "memory": "memory"}.get(
-        key, key if key in ("abuse", "algorithm") else "http"
+        key, key if key in ("abuse", "algorithm", "counters") else "http"
     )
 
 
@@ -463,7 +463,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="a short smoke run (CI)")
     parser.add_argument(
-        "--only", help="comma-separated sections: http,primitives,memory,abuse,algorithm"
+        "--only",
+        help="comma-separated sections: http,primitives,memory,abuse,algorithm,counters",
     )
     parser.add_argument(
         "--keep",
@@ -472,7 +473,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     plan = Plan.make(args.quick)
-    sections = set((args.only or "http,primitives,memory,abuse,algorithm").split(","))
+    sections = set(
+        (args.only or "http,primitives,memory,abuse,algorithm,counters").split(",")
+    )
     started = time.time()
     WORK.mkdir(parents=True, exist_ok=True)
     cap = deps.ensure_all()
@@ -509,6 +512,13 @@ def main(argv: list[str] | None = None) -> int:
         results["algorithm"] = algorithm.run(WORK, plan.quick)
         results["algorithm"]["seconds"] = time.time() - started_alg
         log(f"algorithm section: {results['algorithm']['seconds']:.0f} s")
+    if "counters" in sections:
+        from bench import counters
+
+        started_counters = time.time()
+        results["counters"] = counters.run(WORK, plan.quick)
+        results["counters"]["seconds"] = time.time() - started_counters
+        log(f"counters section: {results['counters']['seconds']:.0f} s")
     results["seconds"] = time.time() - started
     results["loadavg_end"] = _loadavg()
     if args.keep:

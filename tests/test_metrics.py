@@ -3,6 +3,7 @@ their own listener only, with label values that cannot grow with what clients se
 
 import os
 import signal
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -113,7 +114,7 @@ async def test_sites_past_the_cap_share_one_series(metered: Service) -> None:
     m = metered.metrics
     assert m is not None
     for i in range(5):
-        m.challenge(f"site-{i}", "issued", "1x")
+        metered.stats.issued(f"site-{i}", 1, 1, 2, time.time())
     found = samples(m.render().decode())
     sites = {dict(k[1])["site"] for k in found if k[0] == "passgate_challenges_total"}
     assert sites == {"site-0", "site-1", "site-2", "other"}
@@ -169,9 +170,17 @@ def test_two_processes_on_one_file_add_up_in_the_store_and_in_metrics(tmp_path) 
                 )
                 assert r.status_code == 200
         sitekey = servers[0].sitekey
-        for port in ports:
-            found = samples(httpx.get(f"http://127.0.0.1:{port}/metrics").text)
-            assert value(found, "passgate_challenges_total", site=sitekey, event="issued") == 7
+        for port in ports:  # each process hands its counts to the files every second
+            deadline = time.monotonic() + 5
+            while True:
+                found = samples(httpx.get(f"http://127.0.0.1:{port}/metrics").text)
+                issued = value(found, "passgate_challenges_total", site=sitekey, event="issued")
+                if issued == 7 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            assert issued == 7
+            http = "passgate_http_request_duration_seconds_count"
+            assert value(found, http, route="/1/challenge") == 7
     finally:
         for server in servers:
             stop(server)  # a clean stop flushes what is left
@@ -181,3 +190,31 @@ def test_two_processes_on_one_file_add_up_in_the_store_and_in_metrics(tmp_path) 
 
     assert json.loads(out.stdout)["sites"][sitekey]["challenges"]["issued"] == 7
     assert os.listdir(mdir)  # the multiprocess files
+
+
+@pytest.mark.anyio
+async def test_counters_never_decrease_across_flushes_and_failed_ones(metered: Service) -> None:
+    """A flush moves counts from pending to the process's totals, and a failed flush keeps
+    them for the store: a scrape sees every count once, before and after either."""
+    from passgate.app import flush_stats
+
+    m = metered.metrics
+    assert m is not None
+    seen = []
+    for i in range(6):
+        metered.stats.issued("S", 1, 1, 2, time.time())
+        if i == 2:
+            real, metered.engine = metered.engine, None  # this flush fails
+            with pytest.raises(Exception):  # noqa: B017
+                await flush_stats(metered)
+            metered.engine = real
+        else:
+            await flush_stats(metered)
+        found = samples(m.render().decode())
+        seen.append(value(found, "passgate_challenges_total", site="S", event="issued"))
+    assert seen == [1, 2, 3, 4, 5, 6]
+    now = time.time()
+    from passgate.store import stats as store
+
+    stored = store.report(metered.engine, now - 600, now + 60, 300)
+    assert stored["sites"]["S"]["challenges"]["issued"] == 6  # the failed flush's count too

@@ -243,10 +243,12 @@ def observers(config: Config) -> tuple[Stats, Metrics | None]:
         raise SettingsError("stats_retention_days must be at least 30 (the console charts 30)")
     if config.metrics_max_sites < 1:
         raise SettingsError("metrics_max_sites must be at least 1")
+    stats = Stats(counting=config.stats == "on" or bool(config.metrics_port),
+                  storing=config.stats == "on")  # fmt: skip
     metrics = None
     if config.metrics_port:
-        metrics = Metrics(config.metrics_max_sites, config.metrics_dir or None)
-    return Stats(config.stats == "on", metrics), metrics
+        metrics = Metrics(stats, config.metrics_max_sites, config.metrics_dir or None)
+    return stats, metrics
 
 
 def build(config: Config) -> Service:

@@ -42,7 +42,17 @@ async def endpoint(request: Request) -> Response:
     except (BadBody, BodyTooLarge):
         service.stats.verified(INTERFACE, "", "bad-request", "", time.time())
         return reply(failure("bad-request"))
-    return reply(await verify(service, params))
+    now = time.time()
+    body, sitekey, source = await check(service, params, now)
+    count(service, body, sitekey, source, now)
+    return reply(body)
+
+
+def count(service: Service, body: dict[str, Any], sitekey: str, source: str, now: float) -> None:
+    """Count an answer by its outcome: "success" or its first error code (passgate.stats)."""
+    codes = body.get("error-codes") or ("bad-request",)
+    outcome = "success" if body["success"] else codes[0]
+    service.stats.verified(INTERFACE, sitekey, outcome, source, now)
 
 
 async def read_params(request: Request, limit: int) -> dict[str, str]:
@@ -82,33 +92,23 @@ async def read_params(request: Request, limit: int) -> dict[str, str]:
     return out
 
 
-class _Seen:
-    """What a verification learnt, for the counters: the site, and who earned the token."""
-
-    __slots__ = ("sitekey", "source")
-
-    def __init__(self) -> None:
-        self.sitekey = ""
-        self.source = ""
-
-
 async def verify(
     service: Service, params: dict[str, str], now: float | None = None
 ) -> dict[str, Any]:
     """The siteverify answer for `params` (FIELDS), counted (passgate.stats) by its outcome:
     "success" or its first error code."""
-    now = time.time() if now is None else now
-    seen = _Seen()
-    body = await _verify(service, params, now, seen)
-    codes = body.get("error-codes") or ("bad-request",)
-    outcome = "success" if body["success"] else codes[0]
-    service.stats.verified(INTERFACE, seen.sitekey, outcome, seen.source, now)
+    body, sitekey, source = await check(service, params, time.time() if now is None else now)
+    count(service, body, sitekey, source, time.time())
     return body
 
 
-async def _verify(
-    service: Service, params: dict[str, str], now: float, seen: _Seen
-) -> dict[str, Any]:
+async def check(
+    service: Service, params: dict[str, str], now: float
+) -> tuple[dict[str, Any], str, str]:
+    """The verification core: (answer, the sitekey it concerned or "", who earned a
+    successful token: "widget" or "key:NAME", else ""). The token is spent only when every
+    other check passed."""
+    seen = ""
     secret = params.get("secret", "")
     response = params.get("response", "")
     sitekey = params.get("sitekey")
@@ -123,9 +123,9 @@ async def _verify(
 
     test = testkeys.BY_TOKEN.get(response)
     if test is not None or (sitekey in testkeys.BY_SITEKEY):
-        return _verify_test(test, secret, sitekey, errors)
+        return _verify_test(test, secret, sitekey, errors), seen, ""
     if secret == testkeys.TEST_SECRET and response:
-        return failure(*errors, "invalid-input-response")
+        return failure(*errors, "invalid-input-response"), seen, ""
 
     site = None
     if secret:
@@ -135,11 +135,11 @@ async def _verify(
             try:
                 site = await service.site_by_secret(secret)
             except StoreUnavailable:
-                return failure("internal-error")
+                return failure("internal-error"), seen, ""
             if site is None:
                 errors.append("invalid-input-secret")
             else:
-                seen.sitekey = site.sitekey
+                seen = site.sitekey
     if sitekey is not None:
         if not SITEKEY_RE.match(sitekey):
             errors.append("invalid-sitekey")
@@ -158,9 +158,9 @@ async def _verify(
         except TokenError:
             errors.append("invalid-input-response")
         except StoreUnavailable:
-            return failure("internal-error")
+            return failure("internal-error"), seen, ""
     if tok is not None:
-        seen.sitekey = seen.sitekey or tok.sitekey  # signed here: a site that was registered
+        seen = seen or tok.sitekey  # signed here: a site that was registered
         if site is not None and tok.sitekey != site.sitekey:
             errors.append("sitekey-secret-mismatch")
         if now * 1000 > tok.expires_ms:
@@ -177,21 +177,20 @@ async def _verify(
         if rqdata is not None and rqdata_digest(rqdata) != tok.rqdata_sha256:
             errors.append("rqdata-mismatch")
     if errors or tok is None:
-        return failure(*errors)
+        return failure(*errors), seen, ""
 
     try:
         first = await service.spends.spend(
             tok.spend_key, tok.expires_ms / 1000, issued_at=tok.issued_ms / 1000, epoch=tok.epoch
         )
     except SpendRefused:  # minted before Redis restarted empty: never verifiable again
-        return failure("expired-input-response")
+        return failure("expired-input-response"), seen, ""
     except StoreUnavailable:
-        return failure("internal-error")
+        return failure("internal-error"), seen, ""
     if not first:
         service.stats.replay(INTERFACE, tok.sitekey, now)
-        return failure("already-seen-response")
-    seen.source = tok.source if tok.source.startswith("key:") else WIDGET
-    return _success(tok)
+        return failure("already-seen-response"), seen, ""
+    return _success(tok), seen, tok.source if tok.source.startswith("key:") else WIDGET
 
 
 def _success(tok: PassToken) -> dict[str, Any]:

@@ -19,28 +19,18 @@ The sitekey is "" where no site was known (a siteverify with an unknown secret).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 MINUTE = 60
 HOUR = 3600
 BANDS = ("1x", "2x", "8x", "32x", "above", "cap")
 SOLVE_BUCKETS = (0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 20.0, 30.0, 60.0, 120.0, 300.0)
-_BUCKET_LABELS = tuple(f"{b:g}" for b in SOLVE_BUCKETS) + ("inf",)
+BUCKET_LABELS = tuple(f"{b:g}" for b in SOLVE_BUCKETS) + ("inf",)
 WIDGET = "widget"
 
 Key = tuple[int, str, str, str]  # (minute start, sitekey, metric, label)
-
-
-class Sink(Protocol):
-    """What a Stats also reports to, as it counts (passgate.metrics.Metrics)."""
-
-    def challenge(self, sitekey: str, event: str, band: str = "") -> None: ...
-    def solve_seconds(self, seconds: float) -> None: ...
-    def siteverify(self, sitekey: str, interface: str, outcome: str) -> None: ...
-    def replay(self, sitekey: str, interface: str) -> None: ...
-    def tokenapi(self, key: str, outcome: str) -> None: ...
 
 
 def band(difficulty: int, base: int, cap: int) -> str:
@@ -60,21 +50,31 @@ def band(difficulty: int, base: int, cap: int) -> str:
 
 
 def solve_bucket(seconds: float) -> str:
-    for bound, label in zip(SOLVE_BUCKETS, _BUCKET_LABELS, strict=False):
+    for bound, label in zip(SOLVE_BUCKETS, BUCKET_LABELS, strict=False):
         if seconds <= bound:
             return label
     return "inf"
 
 
 class Stats:
-    """One process's counts since its last flush. Every method is a dictionary update: the
-    hot endpoints call them inline, and the flush (store.stats.flush) happens off their path.
-    `sink`, when set, sees every event too (the Prometheus counters)."""
+    """One process's counts since its last flush. Every method is a few dictionary updates,
+    inline on the hot endpoints; the flush (store.stats.flush) happens off their path.
 
-    def __init__(self, enabled: bool = True, sink: Sink | None = None) -> None:
-        self.enabled = enabled
-        self.sink = sink
+    `counting` False makes every method return at once (no counters and no metrics);
+    `storing` False keeps the counts for the Prometheus metrics only (PASSGATE_STATS=off);
+    `on_solve`, when set, sees each solve time (the metrics' multiprocess mode)."""
+
+    def __init__(
+        self,
+        counting: bool = True,
+        storing: bool = True,
+        on_solve: Callable[[float], None] | None = None,
+    ) -> None:
+        self.counting = counting
+        self.storing = storing
+        self.on_solve = on_solve
         self.pending: dict[Key, int] = {}
+        self.unsaved: dict[Key, int] = {}  # drained, but a flush could not store them yet
 
     def _add(self, now: float, sitekey: str, metric: str, label: str, n: int = 1) -> None:
         key = (int(now) // MINUTE * MINUTE, sitekey, metric, label)
@@ -83,59 +83,63 @@ class Stats:
 
     def issued(self, sitekey: str, difficulty: int, base: int, cap: int, now: float) -> None:
         """A challenge issued at `difficulty` expected hashes to a site of that base and cap."""
-        which = band(difficulty, base, cap)
-        if self.enabled:
-            self._add(now, sitekey, "issued", which)
-        if self.sink is not None:
-            self.sink.challenge(sitekey, "issued", which)
+        if self.counting:
+            self._add(now, sitekey, "issued", band(difficulty, base, cap))
 
     def solved(self, sitekey: str, issued_ms: int | None, now: float) -> None:
         """A challenge solved; its solve time runs from its signed issue time (`issued_ms`,
         unix ms; None on the previous release's challenges, which carry none) to `now`."""
-        seconds = None if issued_ms is None else max(0.0, now - issued_ms / 1000)
-        if self.enabled:
-            self._add(now, sitekey, "solved", "")
-            if seconds is not None:
-                self._add(now, sitekey, "solve_time", solve_bucket(seconds))
-                self._add(now, sitekey, "solve_ms", "", round(seconds * 1000))
-        if self.sink is not None:
-            self.sink.challenge(sitekey, "solved")
-            if seconds is not None:
-                self.sink.solve_seconds(seconds)
+        if not self.counting:
+            return
+        self._add(now, sitekey, "solved", "")
+        if issued_ms is not None:
+            seconds = max(0.0, now - issued_ms / 1000)
+            self._add(now, sitekey, "solve_time", solve_bucket(seconds))
+            self._add(now, sitekey, "solve_ms", "", round(seconds * 1000))
+            if self.on_solve is not None:
+                self.on_solve(seconds)
 
     def verified(self, interface: str, sitekey: str, outcome: str, source: str, now: float) -> None:
         """A siteverify answered `outcome` ("success" or its first error code); `source` is
-        who earned a successful token: "widget" or "key:NAME"."""
-        if self.enabled:
-            self._add(now, sitekey, "verify", f"{interface}:{outcome}")
-            if outcome == "success":
-                self._add(now, sitekey, "verified", source)
-        if self.sink is not None:
-            self.sink.siteverify(sitekey, interface, outcome)
+        who earned a successful token ("widget" or "key:NAME"), else ""."""
+        if not self.counting:
+            return
+        minute = int(now) // MINUTE * MINUTE
+        pending = self.pending
+        key = (minute, sitekey, "verify", interface + ":" + outcome)
+        pending[key] = pending.get(key, 0) + 1
+        if source:
+            key = (minute, sitekey, "verified", source)
+            pending[key] = pending.get(key, 0) + 1
 
     def replay(self, interface: str, sitekey: str, now: float) -> None:
         """A verification refused because its token was already spent."""
-        if self.enabled:
+        if self.counting:
             self._add(now, sitekey, "replay", interface)
-        if self.sink is not None:
-            self.sink.replay(sitekey, interface)
 
     def tokenapi(self, key: str | None, sitekey: str, outcome: str, now: float) -> None:
         """A token-API call by `key` (None when no key was recognised) that ended `outcome`."""
-        if self.enabled and key is not None:
-            self._add(now, sitekey, "tokenapi", f"{key}:{outcome}")
-        if self.sink is not None:
-            self.sink.tokenapi(key or "", outcome)
+        if self.counting:
+            self._add(now, sitekey, "tokenapi", f"{key or ''}:{outcome}")
 
     def drain(self) -> dict[Key, int]:
-        """Take the counts so far, leaving none."""
+        """Take the counts since the last drain, leaving none."""
         taken, self.pending = self.pending, {}
         return taken
 
-    def restore(self, counts: dict[Key, int]) -> None:
-        """Put back counts a flush could not write, so that none is lost."""
+    def to_store(self, fresh: dict[Key, int]) -> dict[Key, int]:
+        """What the next flush writes: `fresh` (just drained) and what a failed flush left;
+        call `keep` with it when the flush fails, so that nothing is lost."""
+        if not self.unsaved:
+            return fresh
+        merged, self.unsaved = self.unsaved, {}
+        for key, n in fresh.items():
+            merged[key] = merged.get(key, 0) + n
+        return merged
+
+    def keep(self, counts: dict[Key, int]) -> None:
         for key, n in counts.items():
-            self.pending[key] = self.pending.get(key, 0) + n
+            self.unsaved[key] = self.unsaved.get(key, 0) + n
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -160,7 +164,7 @@ def _percentile(buckets: dict[str, int], q: float) -> float | None:
     rank = q * total
     seen = 0
     lower = 0.0
-    for bound, label in zip(SOLVE_BUCKETS, _BUCKET_LABELS, strict=False):
+    for bound, label in zip(SOLVE_BUCKETS, BUCKET_LABELS, strict=False):
         count = buckets.get(label, 0)
         if count and seen + count >= rank:
             return round(lower + (bound - lower) * (rank - seen) / count, 3)
@@ -200,6 +204,8 @@ def _site_summary(rows: list[Row], now: float, lifetime: int) -> dict[str, Any]:
             replays += r.n
         elif r.metric == "tokenapi":
             name, _, outcome = r.label.rpartition(":")
+            if not name:  # no key was recognised: the metrics count these, not the report
+                continue
             calls = tokenapi.setdefault(name, {})
             calls[outcome] = calls.get(outcome, 0) + r.n
     successes = sum(codes.get("success", 0) for codes in verify.values())
