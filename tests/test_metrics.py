@@ -218,3 +218,36 @@ async def test_counters_never_decrease_across_flushes_and_failed_ones(metered: S
 
     stored = store.report(metered.engine, now - 600, now + 60, 300)
     assert stored["sites"]["S"]["challenges"]["issued"] == 6  # the failed flush's count too
+
+
+@pytest.mark.anyio
+async def test_the_listener_serves_only_metrics_and_survives_a_reset(metered: Service) -> None:
+    import socket
+    import struct
+
+    m = metered.metrics
+    assert m is not None
+    port = free_port()
+    server = m.listen("127.0.0.1", port)
+    try:
+        async with httpx.AsyncClient() as c:
+            assert (await c.get(f"http://127.0.0.1:{port}/other")).status_code == 404
+            ok = await c.get(f"http://127.0.0.1:{port}/metrics")
+        assert ok.status_code == 200 and "passgate_store_up" in ok.text
+        s = socket.create_connection(("127.0.0.1", port))
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.close()  # a reset mid-answer: one log line, and the listener carries on
+        async with httpx.AsyncClient() as c:
+            assert (await c.get(f"http://127.0.0.1:{port}/metrics")).status_code == 200
+    finally:
+        server.shutdown()
+
+
+@pytest.mark.anyio
+async def test_a_bad_metrics_port_is_a_clear_error(metered: Service) -> None:
+    from passgate.metrics import MetricsError
+
+    assert metered.metrics is not None
+    with pytest.raises(MetricsError, match="1-65535"):
+        metered.metrics.listen("127.0.0.1", 70000)

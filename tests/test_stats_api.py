@@ -60,6 +60,7 @@ async def test_traffic_moves_the_counters(client, service: Service, site: SiteCr
     nobody = report(service)["sites"][""]
     assert nobody["siteverify"]["failures"] == {"bad-request": 1}
     assert nobody["tokenapi"]["ci"]["outcomes"] == {"unknown_sitekey": 1}
+    assert nobody["tokenapi"]["(unknown key)"]["outcomes"] == {"unknown_key": 1}
     # nothing was counted under the unregistered sitekey
     assert set(report(service)["sites"]) == {site.sitekey, ""}
 
@@ -120,9 +121,10 @@ def test_the_cli_prints_the_report(tmp_path) -> None:
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"PASSGATE_STATS": "maybe"}, "stats must be on or off"),
+        ({"PASSGATE_STATS": "maybe"}, "PASSGATE_STATS must be on or off"),
         ({"PASSGATE_STATS_RETENTION_DAYS": "7"}, "at least 30"),
-        ({"PASSGATE_METRICS_MAX_SITES": "0"}, "metrics_max_sites"),
+        ({"PASSGATE_METRICS_MAX_SITES": "0"}, "PASSGATE_METRICS_MAX_SITES"),
+        ({"PASSGATE_METRICS_PORT": "70000"}, "PASSGATE_METRICS_PORT must be 1-65535"),
     ],
 )
 def test_bad_settings_are_clear_errors(tmp_path, env: dict, message: str) -> None:

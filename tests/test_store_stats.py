@@ -71,3 +71,12 @@ def test_reading_one_site(tmp_path) -> None:
     assert report["series"] == [
         {"t": 60, "issued": 3, "solved": 0, "success": 0, "failed": 0, "replays": 0, "minted": 0}
     ]
+
+
+def test_a_count_for_a_rolled_up_minute_lands_in_its_hour(tmp_path) -> None:
+    e = engine(tmp_path)
+    old = int(NOW - 2 * DAY)
+    store.flush(e, {(old, "A", "issued", "1x"): 1})
+    store.roll_up(e, NOW)
+    store.flush(e, {(old + 120, "A", "issued", "1x"): 1000})  # late, after the roll-up
+    assert totals(store.read(e, 0, NOW)) == {("A", "issued", "1x"): 1001}

@@ -17,8 +17,13 @@ address, a token or a secret.
 from __future__ import annotations
 
 import bisect
+import logging
 import os
+import socket
+import socketserver
+import sys
 import threading
+import wsgiref.simple_server
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -34,6 +39,8 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from passgate.stats import BUCKET_LABELS, SOLVE_BUCKETS, Key, Stats
+
+log = logging.getLogger("passgate")
 
 UNKNOWN = "unknown"
 OTHER = "other"
@@ -54,6 +61,11 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {  # name: (help, label names
         "Challenges issued by difficulty band relative to the site's base "
         "(1x, 2x, 8x, 32x, above, cap).",
         ("site", "band"),
+    ),
+    "passgate_verified": (
+        "siteverify successes by who earned the token: widget (a person's proof of work) or "
+        "key (the token API).",
+        ("site", "source"),
     ),
     "passgate_tokenapi_calls": (
         "Token-API calls by key and outcome (ok: a token minted).",
@@ -169,6 +181,9 @@ class Metrics:
                 yield "passgate_challenge_difficulty", (site, label), n
             elif metric == "solved":
                 yield "passgate_challenges", (self.site(sitekey), "solved"), n
+            elif metric == "verified":
+                source = "key" if label.startswith("key:") else "widget"
+                yield "passgate_verified", (self.site(sitekey), source), n
             elif metric == "replay":
                 yield "passgate_replays", (self.site(sitekey), label), n
             elif metric == "tokenapi":
@@ -233,15 +248,44 @@ class Metrics:
         return prometheus_client.generate_latest(self.exposition_registry())
 
     def listen(self, host: str, port: int) -> Any:
-        """Serve `GET /metrics` on host:port from a thread (prometheus-client's own server);
-        returns the server, whose shutdown() stops it. Raises MetricsError."""
+        """Serve `GET /metrics` on host:port from a thread, through prometheus-client's WSGI
+        app; every other path is 404. Returns the server, whose shutdown() stops it. A client
+        that breaks its connection is logged as one line, without its address. Raises
+        MetricsError."""
+        if not 0 < port < 65536:
+            raise MetricsError(f"metrics_port must be 1-65535, not {port}")
+        metrics_app = prometheus_client.make_wsgi_app(self.exposition_registry())
+
+        def only_metrics(environ: dict[str, Any], start_response: Any) -> Any:
+            if environ.get("PATH_INFO") != "/metrics":
+                start_response("404 Not Found", [("Content-Type", "text/plain")])
+                return [b"not found: the metrics are at /metrics\n"]
+            return metrics_app(environ, start_response)
+
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        server_class = type("_MetricsServer", (_MetricsServer,), {"address_family": family})
         try:
-            server, _thread = prometheus_client.start_http_server(
-                port, addr=host, registry=self.exposition_registry()
+            server: Any = wsgiref.simple_server.make_server(
+                host, port, only_metrics, server_class, handler_class=_QuietHandler
             )
-        except OSError as exc:
+        except (OSError, OverflowError) as exc:
             raise MetricsError(f"cannot listen for metrics on {host}:{port}: {exc}") from None
+        threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
         return server
+
+
+class _QuietHandler(wsgiref.simple_server.WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
+        """No access lines: scrapes are frequent, and the line would carry the address."""
+
+
+class _MetricsServer(socketserver.ThreadingMixIn, wsgiref.simple_server.WSGIServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A broken connection (a scanner, a reset) is one log line, not a traceback."""
+        exc = sys.exc_info()[1]
+        log.info("metrics listener: a request failed: %s", type(exc).__name__)
 
 
 def _cumulative(bounds: Iterable[str], counts: Iterable[float]) -> list[tuple[str, float]]:

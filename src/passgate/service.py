@@ -235,18 +235,24 @@ def trusted_proxies(config: Config) -> list[IPNetwork]:
 
 
 def observers(config: Config) -> tuple[Stats, Metrics | None]:
-    """The counters (stats) and, when `metrics_port` is set, the Prometheus metrics they
-    also feed. Raises SettingsError for a bad `stats` or `stats_retention_days`."""
-    if config.stats not in ("on", "off"):
-        raise SettingsError(f"stats must be on or off, not {config.stats!r}")
+    """The counters (stats) and the Prometheus metrics they also feed: on when
+    `metrics_port` is set (this process serves them) or `metrics_dir` is (this process
+    writes them for the node's listener). Raises SettingsError for a bad setting."""
+    stats_on = str(config.stats).lower()
+    if stats_on not in ("on", "off"):
+        raise SettingsError(f"PASSGATE_STATS must be on or off, not {config.stats!r}")
     if config.stats_retention_days < 30:
-        raise SettingsError("stats_retention_days must be at least 30 (the console charts 30)")
+        raise SettingsError(
+            "PASSGATE_STATS_RETENTION_DAYS must be at least 30 (the console charts 30 days)"
+        )
     if config.metrics_max_sites < 1:
-        raise SettingsError("metrics_max_sites must be at least 1")
-    stats = Stats(counting=config.stats == "on" or bool(config.metrics_port),
-                  storing=config.stats == "on")  # fmt: skip
+        raise SettingsError("PASSGATE_METRICS_MAX_SITES must be at least 1")
+    if config.metrics_port and not 0 < config.metrics_port < 65536:
+        raise SettingsError(f"PASSGATE_METRICS_PORT must be 1-65535, not {config.metrics_port}")
+    metered = bool(config.metrics_port or config.metrics_dir)
+    stats = Stats(counting=stats_on == "on" or metered, storing=stats_on == "on")
     metrics = None
-    if config.metrics_port:
+    if metered:
         metrics = Metrics(stats, config.metrics_max_sites, config.metrics_dir or None)
     return stats, metrics
 

@@ -6,7 +6,7 @@ A count is a row (minute, sitekey, metric, label, n). The metrics and their labe
 
     issued      band: "1x" "2x" "8x" "32x" "above" "cap" (difficulty ÷ the site's base)
     solved      ""
-    solve_time  the histogram bucket's upper bound in seconds ("0.25" ... "300", "inf")
+    solve_time  the histogram bucket's upper bound in seconds ("0.05" ... "300", "inf")
     solve_ms    "" (the sum of solve times, ms)
     verify      "INTERFACE:OUTCOME": "hcaptcha:success", "hcaptcha:already-seen-response"
     verified    the successes by who earned the token: "widget" or "key:NAME"
@@ -18,7 +18,6 @@ The sitekey is "" where no site was known (a siteverify with an unknown secret).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -26,9 +25,27 @@ from typing import Any
 MINUTE = 60
 HOUR = 3600
 BANDS = ("1x", "2x", "8x", "32x", "above", "cap")
-SOLVE_BUCKETS = (0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 20.0, 30.0, 60.0, 120.0, 300.0)
+SOLVE_BUCKETS = (
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.0,
+    3.0,
+    5.0,
+    8.0,
+    13.0,
+    20.0,
+    30.0,
+    60.0,
+    120.0,
+    300.0,
+)
 BUCKET_LABELS = tuple(f"{b:g}" for b in SOLVE_BUCKETS) + ("inf",)
 WIDGET = "widget"
+UNKNOWN_KEY = "(unknown key)"  # token-API calls by no recognised key
+MAX_SINCE = 10 * 365 * 86400
 
 Key = tuple[int, str, str, str]  # (minute start, sitekey, metric, label)
 
@@ -204,8 +221,7 @@ def _site_summary(rows: list[Row], now: float, lifetime: int) -> dict[str, Any]:
             replays += r.n
         elif r.metric == "tokenapi":
             name, _, outcome = r.label.rpartition(":")
-            if not name:  # no key was recognised: the metrics count these, not the report
-                continue
+            name = name or UNKNOWN_KEY
             calls = tokenapi.setdefault(name, {})
             calls[outcome] = calls.get(outcome, 0) + r.n
     successes = sum(codes.get("success", 0) for codes in verify.values())
@@ -313,8 +329,8 @@ def parse_since(text: str) -> float:
     if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit():
         raise ValueError(f"not a duration: {text!r} (say 90s, 15m, 1h, 7d or 2w)")
     seconds = int(text[:-1]) * units[text[-1]]
-    if not 0 < seconds < math.inf:
-        raise ValueError("the duration must be positive")
+    if not 0 < seconds <= MAX_SINCE:
+        raise ValueError("the duration must be positive and at most ten years")
     return float(seconds)
 
 

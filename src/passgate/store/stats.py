@@ -34,17 +34,33 @@ def _upsert(conn: sa.Connection, table: sa.Table, bucket: str) -> Any:
 
 
 def flush(engine: sa.Engine, counts: Mapping[Key, int]) -> None:
-    """Add `counts` to the minute rows, in one transaction. Rows are written in key order,
-    so that two nodes flushing the same rows on PostgreSQL take their locks in one order."""
+    """Add `counts` to the minute rows, in one transaction; a count for a minute already
+    rolled up (a node that kept its counts through a day-long outage) is added to its hour
+    row instead. Rows are written in key order, so that two nodes flushing the same rows on
+    PostgreSQL take their locks in one order."""
     if not counts:
         return
-    rows = [
-        {"minute": m, "sitekey": s, "metric": metric, "label": label, "n": n}
-        for (m, s, metric, label), n in sorted(counts.items())
-        if n
-    ]
     with engine.begin() as conn:
-        conn.execute(_upsert(conn, stats_minute, "minute"), rows)
+        mark = _mark(conn) or 0
+        minutes, hours = [], {}
+        for (m, s, metric, label), n in sorted(counts.items()):
+            if not n:
+                continue
+            if m >= mark:
+                minutes.append(
+                    {"minute": m, "sitekey": s, "metric": metric, "label": label, "n": n}
+                )
+            else:  # late: its hour is rolled up already, so it is added there
+                key = (m // HOUR * HOUR, s, metric, label)
+                hours[key] = hours.get(key, 0) + n
+        if minutes:
+            conn.execute(_upsert(conn, stats_minute, "minute"), minutes)
+        if hours:
+            rows = [
+                {"hour": h, "sitekey": s, "metric": metric, "label": label, "n": n}
+                for (h, s, metric, label), n in sorted(hours.items())
+            ]
+            conn.execute(_upsert(conn, stats_hour, "hour"), rows)
 
 
 class _Raced(Exception):
