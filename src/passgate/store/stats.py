@@ -42,7 +42,8 @@ def flush(engine: sa.Engine, counts: Mapping[Key, int]) -> None:
         return
     with engine.begin() as conn:
         mark = _mark(conn) or 0
-        minutes, hours = [], {}
+        minutes: list[dict[str, object]] = []
+        hours: dict[Key, int] = {}
         for (m, s, metric, label), n in sorted(counts.items()):
             if not n:
                 continue
