@@ -6,11 +6,16 @@ STAMP := $(VENV)/.installed
 WIDGET := src/passgate/widget
 # The widget's npm libraries (package.json, package-lock.json), served by passgate.
 NODE := $(WIDGET)/node_modules/.package-lock.json
+CONSOLE := src/passgate/console
+# The console's npm library (uPlot), served by passgate like the widget's.
+CONSOLE_NODE := $(CONSOLE)/node_modules/.package-lock.json
+# Tools the browser tests load into pages (axe-core), never served.
+TEST_NODE := tests/axe/node_modules/.package-lock.json
 SYSTEM_PACKAGES := chromium redis-server wrk
 
 .PHONY: run serve test test-fast check bench system clean
 
-$(STAMP): pyproject.toml $(NODE)
+$(STAMP): pyproject.toml $(NODE) $(CONSOLE_NODE)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
@@ -19,6 +24,10 @@ $(STAMP): pyproject.toml $(NODE)
 $(NODE): $(WIDGET)/package-lock.json
 	command -v npm >/dev/null || scripts/ensure-system.sh nodejs npm
 	npm ci --prefix $(WIDGET) --no-audit --no-fund --loglevel=error
+
+$(CONSOLE_NODE): $(CONSOLE)/package-lock.json
+	command -v npm >/dev/null || scripts/ensure-system.sh nodejs npm
+	npm ci --prefix $(CONSOLE) --no-audit --no-fund --loglevel=error
 
 system:
 	scripts/ensure-system.sh $(SYSTEM_PACKAGES)
@@ -29,7 +38,10 @@ run: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/passgate serve
 
-test: $(STAMP) system
+$(TEST_NODE): tests/axe/package-lock.json
+	npm ci --prefix tests/axe --no-audit --no-fund --loglevel=error
+
+test: $(STAMP) system $(TEST_NODE)
 	$(BIN)/pytest
 
 test-fast: $(STAMP)
@@ -43,4 +55,4 @@ bench: $(STAMP) system
 	$(BIN)/python -m bench.run $(if $(QUICK),--quick,)
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .mypy_cache $(WIDGET)/node_modules
+	rm -rf $(VENV) data .pytest_cache .mypy_cache $(WIDGET)/node_modules $(CONSOLE)/node_modules tests/axe/node_modules

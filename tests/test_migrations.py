@@ -94,3 +94,29 @@ def test_the_counters_tables_arrive_on_a_store_of_the_previous_release(tmp_path)
     from passgate.sites import SiteRegistry
 
     assert SiteRegistry(engine).require("11111111-2222-3333-4444-555555555555").name == "old"
+
+
+def check_console_upgrade(engine: sa.Engine) -> None:
+    """From 0006: the accounts, sessions and audit tables arrive empty (no default account),
+    and what the store held is still there."""
+    from passgate.audit import AuditLog
+    from passgate.console.accounts import UserRegistry
+    from passgate.console.sessions import SessionStore
+    from passgate.sites import SiteRegistry
+
+    upgrade_to(engine, "0006")
+    migrate(engine)
+    users = UserRegistry(engine)
+    assert users.list() == []
+    users.add("root", "a long enough password", "owner")
+    cookie, _session = SessionStore(engine).create(users.list()[0].id, 100.0)
+    assert SessionStore(engine).get(cookie, 101.0) is not None
+    AuditLog(engine).add("cli", "user.add", "root")
+    assert [e.action for e in AuditLog(engine).list()] == ["user.add"]
+    assert SiteRegistry(engine).require("11111111-2222-3333-4444-555555555555").name == "old"
+
+
+def test_the_console_tables_arrive_on_a_store_of_the_previous_release(tmp_path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade_0003_store_with_a_site(engine)
+    check_console_upgrade(engine)

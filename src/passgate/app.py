@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import socket
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import Message, Receive, Scope, Send
 
 from passgate import __version__, demo, hotpaths, logs, metrics, siteverify
@@ -150,7 +151,7 @@ async def server_error(request: Request, exc: Exception) -> Response:
 
 async def _upkeep(service: Service) -> None:
     """Refresh the key ring every few seconds (keys rotated on any node reach this one) and
-    prune spent tokens past their expiry, forever."""
+    prune spent tokens and console sessions past their expiry, forever."""
     pruned = time.monotonic()
     while True:
         await asyncio.sleep(RING_REFRESH_SECONDS)
@@ -159,6 +160,10 @@ async def _upkeep(service: Service) -> None:
             if time.monotonic() - pruned >= PRUNE_EVERY:
                 pruned = time.monotonic()
                 await service.spends.prune(time.time())
+                if service.config.console == "on":  # console sessions past their timeouts
+                    from passgate.console.sessions import SessionStore
+
+                    await run_in_threadpool(SessionStore(service.engine).prune, time.time())
         except StoreUnavailable as exc:
             log.warning("upkeep: store unavailable: %s", exc)
         except Exception:  # noqa: BLE001 - upkeep must outlive any one failure
@@ -269,8 +274,30 @@ def routes(with_demo: bool) -> list[Route]:
     return table
 
 
-def create_app(service: Service, demo_site: tuple[str, str] | None = None) -> PassgateApp:
-    """The ASGI app over a built service; `demo_site` is (sitekey, secret) for the demo."""
+def console_routes(service: Service) -> list[BaseRoute]:
+    """The console's routes (passgate.console), or none when PASSGATE_CONSOLE is off."""
+    if service.config.console != "on":
+        return []
+    from passgate.console import views
+
+    return views.routes()
+
+
+def create_app(
+    service: Service,
+    demo_site: tuple[str, str] | None = None,
+    console_socket: socket.socket | None = None,
+) -> PassgateApp:
+    """The ASGI app over a built service; `demo_site` is (sitekey, secret) for the demo.
+    The console is under /console/, or, given `console_socket` (console.listener.bind), on
+    that listener only."""
+    listener = None
+    console = console_routes(service)
+    if console_socket is not None and console:
+        from passgate.console.listener import Listener
+
+        listener = Listener(console, service, console_socket)
+        console = []
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -284,9 +311,13 @@ def create_app(service: Service, demo_site: tuple[str, str] | None = None) -> Pa
         epoch = asyncio.create_task(_watch_epoch(service))
         abuse = asyncio.create_task(_abuse_upkeep(service))
         stats = asyncio.create_task(_stats_upkeep(service))
+        if listener is not None:
+            listener.start()
         try:
             yield
         finally:
+            if listener is not None:
+                await listener.stop()
             for background in (task, token_api, epoch, abuse, stats):
                 background.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -300,7 +331,9 @@ def create_app(service: Service, demo_site: tuple[str, str] | None = None) -> Pa
     assets.table()  # the widget's files, read and compressed now; MissingLibrary without npm's
     handlers: dict[Any, Any] = {404: not_found, 405: method_not_allowed, 500: server_error}
     app = Starlette(
-        routes=routes(demo_site is not None), exception_handlers=handlers, lifespan=lifespan
+        routes=[*routes(demo_site is not None), *console],
+        exception_handlers=handlers,
+        lifespan=lifespan,
     )
     app.state.service = service
     if demo_site is not None:

@@ -13,6 +13,8 @@ import click
 import sqlalchemy as sa
 
 from passgate import algorithms, keys, logs, settings
+from passgate.console import cli as console_cli
+from passgate.manage import Manager, site_defaults
 from passgate.metrics import MetricsError
 from passgate.settings import Config, SettingsError
 from passgate.sites import Site, SiteError, SiteRegistry
@@ -46,6 +48,14 @@ def _engine(cfg: Config) -> sa.Engine:
 
 def _sites(ctx: click.Context) -> SiteRegistry:
     return SiteRegistry(_engine(_config(ctx)))
+
+
+def _manager(ctx: click.Context, master: bool = False) -> Manager:
+    """The CLI's changes, entered in the audit log as `cli`; `master` loads the master key
+    (keys.MasterKeyError when it is unusable)."""
+    cfg = _config(ctx)
+    engine = _engine(cfg)
+    return Manager(engine, keys.master_key(cfg) if master else None, "cli")
 
 
 def _guard(fn: Callable[[], Any]) -> Any:
@@ -106,8 +116,16 @@ def _run(
         svc = _guard(lambda: service.build(cfg))
     except sa.exc.SQLAlchemyError as exc:  # the database is down or refuses: exit cleanly
         raise click.ClickException(f"cannot open the store: {exc.__class__.__name__}") from None
+    console_socket = None
+    if cfg.console == "on" and cfg.console_port:
+        from passgate.console.listener import ListenerError, bind
+
+        try:
+            console_socket = bind(cfg.console_host, cfg.console_port)
+        except ListenerError as exc:
+            raise click.ClickException(str(exc)) from None
     try:
-        app = create_app(svc, demo_site)
+        app = create_app(svc, demo_site, console_socket)
     except MissingLibrary as exc:  # a checkout where `make` (npm ci) has not run
         raise click.ClickException(str(exc)) from None
     if svc.metrics is not None:  # its own listener, never the public port
@@ -143,14 +161,27 @@ def metrics_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     )(fn)
 
 
-def _with_metrics(cfg: Config, port: int | None, host: str | None) -> Config:
-    return settings.load_overrides(cfg, metrics_port=port, metrics_host=host)
+def _with_metrics(cfg: Config, port: int | None, host: str | None, **more: Any) -> Config:
+    return settings.load_overrides(cfg, metrics_port=port, metrics_host=host, **more)
+
+
+def console_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = click.option(
+        "--console-host", help="Address of the console's own listener (default 127.0.0.1)."
+    )(fn)
+    return click.option(
+        "--console-port",
+        type=int,
+        help="Serve the console on its own listener at this port, not under /console/ on "
+        "the public port (PASSGATE_CONSOLE_PORT).",
+    )(fn)
 
 
 @main.command()
 @click.option("--host", help="Address to bind (default 127.0.0.1).")
 @click.option("--port", type=int, help="Port (default 8000).")
 @metrics_options
+@console_options
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -158,9 +189,16 @@ def serve(
     port: int | None,
     metrics_port: int | None,
     metrics_host: str | None,
+    console_port: int | None,
+    console_host: str | None,
 ) -> None:
-    """Run the service."""
-    _run(_with_metrics(_config(ctx), metrics_port, metrics_host), host, port, None)
+    """Run the service (the console under /console/, unless --console-port or
+    PASSGATE_CONSOLE=off)."""
+    cfg = _with_metrics(
+        _config(ctx), metrics_port, metrics_host, console_port=console_port,
+        console_host=console_host,
+    )  # fmt: skip
+    _run(cfg, host, port, None)
 
 
 @main.command()
@@ -168,6 +206,7 @@ def serve(
 @click.option("--port", type=int, help="Port (default 8000).")
 @click.option("--json", "as_json", is_flag=True, help="Print the demo site as JSON first.")
 @metrics_options
+@console_options
 @click.pass_context
 def demo(
     ctx: click.Context,
@@ -176,9 +215,14 @@ def demo(
     as_json: bool,
     metrics_port: int | None,
     metrics_host: str | None,
+    console_port: int | None,
+    console_host: str | None,
 ) -> None:
     """Run the service with the demo site and page (a fresh secret at each start)."""
-    cfg = _with_metrics(_config(ctx), metrics_port, metrics_host)
+    cfg = _with_metrics(
+        _config(ctx), metrics_port, metrics_host, console_port=console_port,
+        console_host=console_host,
+    )  # fmt: skip
     engine = _engine(cfg)
     registry = SiteRegistry(engine)
     site, secret = _guard(lambda: ensure_demo_site(registry, engine, cfg.default_difficulty))
@@ -321,20 +365,19 @@ def site_add(
 ) -> None:
     """Register a site and print its sitekey and secret (shown only here)."""
     cfg = _config(ctx)
-    registry = _sites(ctx)
+    manager = _manager(ctx)
     chosen = _abuse_settings(**abuse)
-    chosen["algorithm"] = chosen["algorithm"] or cfg.default_algorithm
     if chosen["fallback"] == "none":
         chosen["fallback"] = None
 
     def add() -> tuple[Site, str]:
-        alg = algorithms.get(chosen["algorithm"])
-        base = cfg.default_difficulty if alg.name == algorithms.SHA256 else alg.default_difficulty
-        return registry.add(
+        defaults = site_defaults(cfg, chosen["algorithm"])
+        chosen["algorithm"] = defaults["algorithm"]
+        return manager.add_site(
             list(hostnames),
             name=name,
-            difficulty=base if difficulty is None else difficulty,
-            token_lifetime=cfg.token_lifetime,
+            difficulty=defaults["difficulty"] if difficulty is None else difficulty,
+            token_lifetime=defaults["token_lifetime"],
             **chosen,
         )
 
@@ -377,16 +420,16 @@ def site_update(
     **abuse: Any,
 ) -> None:
     """Change a site's hostnames or settings."""
-    registry = _sites(ctx)
+    manager = _manager(ctx)
     updated = _guard(
-        lambda: registry.update(
+        lambda: manager.update_site(
             sitekey,
-            list(hostnames) or None,
-            difficulty,
-            token_lifetime,
-            require_remoteip,
-            bind_ip,
-            name,
+            hostnames=list(hostnames) or None,
+            difficulty=difficulty,
+            token_lifetime=token_lifetime,
+            require_remoteip=require_remoteip,
+            bind_ip=bind_ip,
+            name=name,
             **_abuse_settings(**abuse),
         )
     )
@@ -412,8 +455,8 @@ def site_list(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def site_rotate(ctx: click.Context, sitekey: str, as_json: bool) -> None:
     """Replace a site's secret; the old one stops working within a second."""
-    registry = _sites(ctx)
-    updated, secret = _guard(lambda: registry.rotate_secret(sitekey))
+    manager = _manager(ctx)
+    updated, secret = _guard(lambda: manager.rotate_secret(sitekey))
     _emit(as_json, {"sitekey": updated.sitekey, "secret": secret}, f"secret:  {secret}")
 
 
@@ -423,8 +466,8 @@ def site_rotate(ctx: click.Context, sitekey: str, as_json: bool) -> None:
 @click.pass_context
 def site_remove(ctx: click.Context, sitekey: str, as_json: bool) -> None:
     """Remove a site; its tokens stop verifying."""
-    registry = _sites(ctx)
-    _guard(lambda: registry.remove(sitekey))
+    manager = _manager(ctx)
+    _guard(lambda: manager.remove_site(sitekey))
     _emit(as_json, {"removed": sitekey}, f"removed {sitekey}")
 
 
@@ -438,9 +481,7 @@ def keys_group() -> None:
 @click.pass_context
 def keys_rotate(ctx: click.Context, as_json: bool) -> None:
     """Start signing with a new key; tokens under older keys verify until they expire."""
-    cfg = _config(ctx)
-    engine = _engine(cfg)
-    kid = _guard(lambda: keys.rotate(engine, keys.master_key(cfg)))
+    kid = _guard(lambda: _manager(ctx, master=True).rotate_signing_key())
     _emit(as_json, {"kid": kid}, f"new signing key {kid}")
 
 
@@ -491,6 +532,7 @@ def stats_cmd(
 
 
 tokenapi_cli.register(main)  # key, grant, records, admin-token
+console_cli.register(main)  # user, audit
 
 
 if __name__ == "__main__":

@@ -100,3 +100,27 @@ def rotate(engine: sa.Engine, master: bytes) -> str:
             )
         )
     return kid
+
+
+def live_keys(engine: sa.Engine, now: float | None = None) -> list[dict[str, object]]:
+    """The signing keys that still verify, newest first: kid, created_at, retired_at (None
+    for the current key) and current. No key material."""
+    now = time.time() if now is None else now
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(signing_keys.c.kid, signing_keys.c.created_at, signing_keys.c.retired_at)
+            .where(
+                signing_keys.c.retired_at.is_(None)
+                | (signing_keys.c.retired_at > now - RETIRED_KEYS_KEPT)
+            )
+            .order_by(signing_keys.c.created_at.desc(), signing_keys.c.kid.desc())
+        ).all()
+    return [
+        {
+            "kid": r.kid,
+            "created_at": r.created_at,
+            "retired_at": r.retired_at,
+            "current": r.retired_at is None,
+        }
+        for r in rows
+    ]

@@ -73,6 +73,20 @@ SETTINGS: tuple[Setting, ...] = (
         "Most network prefixes the abuse counters track at once (docs/abuse.md).",
     ),
     Setting(
+        "console",
+        str,
+        "on",
+        "The operator console under /console/ (docs/console.md): on or off.",
+    ),
+    Setting(
+        "console_port",
+        int,
+        0,
+        "Serve the console on its own listener at this port instead of under /console/ "
+        "on the public port; 0: on the public port.",
+    ),
+    Setting("console_host", str, "127.0.0.1", "Address the console's own listener binds to."),
+    Setting(
         "stats",
         str,
         "on",

@@ -20,3 +20,14 @@ def test_abuse_migration_from_the_previous_schema(stores: Stores) -> None:
         check_abuse_upgrade(engine)
     finally:
         engine.dispose()
+
+
+def test_console_migration_from_the_previous_schema(stores: Stores) -> None:
+    from tests.test_migrations import check_console_upgrade
+
+    engine = make_engine(stores.pg.create_database("passgate_migrate_0007"))
+    try:
+        upgrade_0003_store_with_a_site(engine)
+        check_console_upgrade(engine)
+    finally:
+        engine.dispose()

@@ -167,3 +167,39 @@ def _stats_table(name: str, bucket: str) -> sa.Table:
 
 stats_minute = _stats_table("stats_minute", "minute")  # unix seconds at the minute's start
 stats_hour = _stats_table("stats_hour", "hour")  # unix seconds at the hour's start
+
+# The console (migration 0007): accounts, sessions and the audit log.
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(64), nullable=False, unique=True),
+    sa.Column("password_hash", sa.String(255), nullable=False),  # Argon2id (argon2-cffi)
+    sa.Column("role", sa.String(16), nullable=False),  # "owner" or "viewer"
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("changed_at", sa.Float, nullable=False),
+)
+
+console_sessions = sa.Table(
+    "console_sessions",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),  # sha256 of the cookie's value
+    sa.Column("user_id", sa.Integer, nullable=False, index=True),
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("seen_at", sa.Float, nullable=False),
+    sa.Column("flash", sa.LargeBinary, nullable=True),  # a one-time message, encrypted
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.Float, nullable=False, index=True),
+    sa.Column("actor", sa.String(80), nullable=False),  # "cli", "admin-api", "user:NAME"
+    sa.Column("action", sa.String(64), nullable=False),  # "site.add", "signin.failed", ...
+    sa.Column("target", sa.String(200), nullable=False, server_default=""),
+    sa.Column("detail", sa.Text, nullable=False, server_default="{}"),  # JSON, no secrets
+    sa.Column("ip", sa.String(64), nullable=True),
+)

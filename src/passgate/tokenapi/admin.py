@@ -6,21 +6,19 @@ Errors answer `{"ok": false, "error": CODE, "message": TEXT}`, rendered by `erro
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import secrets
 from typing import Any
 
-import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import Response
 
+from passgate.manage import Manager
 from passgate.service import Service
 from passgate.sites import SiteError, SiteRegistry
 from passgate.store import StoreUnavailable
-from passgate.store.schema import settings_kv
 from passgate.tokenapi import db
+from passgate.tokenapi.admintoken import admin_token_matches
+from passgate.tokenapi.admintoken import new_admin_token as new_admin_token  # re-exported
 from passgate.tokenapi.apikeys import ApiKeyError, ApiKeyExists, ApiKeyNotFound, ApiKeyRegistry
 from passgate.tokenapi.grants import (
     DEFAULT_BURST,
@@ -33,35 +31,13 @@ from passgate.tokenapi.grants import (
     parse_rate,
 )
 from passgate.tokenapi.records import RecordLog
-from passgate.web import BadBody, BodyTooLarge, read_json_object
-
-ADMIN_TOKEN_ROW = "admin_token_sha256"  # noqa: S105 - a row name
-ADMIN_PREFIX = "pga_"
+from passgate.web import BadBody, BodyTooLarge, client_ip, read_json_object
 
 
 class AdminError(Exception):
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(code)
         self.status, self.code, self.message = status, code, message
-
-
-def new_admin_token(engine: sa.Engine) -> str:
-    """A new admin token, replacing any earlier one; only its hash is stored."""
-    token = ADMIN_PREFIX + secrets.token_urlsafe(32)
-    digest = hashlib.sha256(token.encode()).hexdigest()
-    with engine.begin() as conn:
-        conn.execute(settings_kv.delete().where(settings_kv.c.name == ADMIN_TOKEN_ROW))
-        conn.execute(settings_kv.insert().values(name=ADMIN_TOKEN_ROW, value=digest))
-    return token
-
-
-def admin_token_matches(engine: sa.Engine, presented: str) -> bool:
-    with engine.connect() as conn:
-        row = conn.execute(
-            sa.select(settings_kv.c.value).where(settings_kv.c.name == ADMIN_TOKEN_ROW)
-        ).first()
-    digest = hashlib.sha256(presented.encode()).hexdigest()
-    return row is not None and hmac.compare_digest(row[0], digest)
 
 
 def _json(body: dict[str, Any], status: int = 200) -> Response:
@@ -133,15 +109,23 @@ async def _list_keys(request: Request, service: Service) -> Response:
     return _json({"ok": True, "keys": [k.public() for k in found]})
 
 
+def _manager(request: Request, service: Service) -> Manager:
+    """Changes made here are the admin API's, from the client's address, in the audit log."""
+    return Manager(
+        service.engine, service.master, "admin-api", client_ip(request, service.trusted_proxies)
+    )
+
+
 async def _add_key(request: Request, service: Service) -> Response:
     name = _str_field(await _body(request, service), "name")
     assert name is not None
-    key, token = await db.run(ApiKeyRegistry(service.engine).add, name)
+    key, token = await db.write(service.engine, _manager(request, service).add_key, name)
     return _json({"ok": True, "key": key.public(), "token": token}, 201)
 
 
 async def _revoke_key(request: Request, service: Service) -> Response:
-    key = await db.run(ApiKeyRegistry(service.engine).revoke, request.path_params["name"])
+    manager = _manager(request, service)
+    key = await db.write(service.engine, manager.revoke_key, request.path_params["name"])
     return _json({"ok": True, "key": key.public()})
 
 
@@ -160,8 +144,9 @@ async def _put_grant(request: Request, service: Service) -> Response:
         raise AdminError(400, "invalid_input", "rate must be like 60/min, or tokens per minute")
     burst = check_burst(body.get("burst", DEFAULT_BURST))
     expires = _str_field(body, "expires", required=False)
-    grant = await db.run(
-        GrantRegistry(service.engine).put,
+    grant = await db.write(
+        service.engine,
+        _manager(request, service).put_grant,
         key,
         site,
         parse_rate(str(rate)),
@@ -173,7 +158,8 @@ async def _put_grant(request: Request, service: Service) -> Response:
 
 async def _remove_grant(request: Request, service: Service) -> Response:
     p = request.path_params
-    await db.run(GrantRegistry(service.engine).remove, p["name"], p["sitekey"])
+    manager = _manager(request, service)
+    await db.write(service.engine, manager.remove_grant, p["name"], p["sitekey"])
     return _json({"ok": True})
 
 
@@ -209,7 +195,7 @@ async def _list_sites(request: Request, service: Service) -> Response:
 
 
 async def _patch_site(request: Request, service: Service) -> Response:
-    """Change what the body names, with `passgate site update`'s rules (SiteRegistry.update):
+    """Change what the body names, with `passgate site update`'s rules (Manager.update_site):
     the same function, the same errors. `max_difficulty: 0` restores the default cap."""
     body = await _body(request, service)
     changes: dict[str, Any] = {}
@@ -226,11 +212,11 @@ async def _patch_site(request: Request, service: Service) -> Response:
         changes[name] = value
     if changes.get("hostnames") == []:
         raise AdminError(400, "invalid_input", "a site needs at least one hostname")
-    registry = SiteRegistry(service.engine)
     sitekey = request.path_params["sitekey"]
-    if await db.run(registry.get, sitekey) is None:
+    if await db.run(SiteRegistry(service.engine).get, sitekey) is None:
         raise AdminError(404, "not_found", f"no site with sitekey {sitekey}")
-    site = await db.write(service.engine, lambda: registry.update(sitekey, **changes))
+    manager = _manager(request, service)
+    site = await db.write(service.engine, lambda: manager.update_site(sitekey, **changes))
     service.forget_sites()
     return _json({"ok": True, "site": site.public()})
 

@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 import click
 import sqlalchemy as sa
 
+from passgate.manage import Manager
 from passgate.settings import Config
-from passgate.tokenapi.admin import new_admin_token
 from passgate.tokenapi.apikeys import ApiKey, ApiKeyError, ApiKeyRegistry
 from passgate.tokenapi.grants import (
     DEFAULT_BURST,
@@ -28,7 +28,8 @@ T = TypeVar("T")
 JSON_HELP = "Print JSON."
 
 
-def _engine(ctx: click.Context) -> sa.Engine:
+def store_engine(ctx: click.Context) -> sa.Engine:
+    """The store of the command's configuration, migrated; a clean error when it is down."""
     from passgate.service import open_engine
 
     cfg: Config = ctx.obj
@@ -36,6 +37,11 @@ def _engine(ctx: click.Context) -> sa.Engine:
         return open_engine(cfg)
     except sa.exc.SQLAlchemyError as exc:
         raise click.ClickException(f"cannot open the store: {exc.__class__.__name__}") from None
+
+
+def _manager(ctx: click.Context) -> Manager:
+    """The CLI's changes, entered in the audit log as `cli`."""
+    return Manager(store_engine(ctx), None, "cli")
 
 
 def _guard(fn: Callable[[], T]) -> T:
@@ -66,7 +72,7 @@ def key_group() -> None:
 @click.pass_context
 def key_add(ctx: click.Context, name: str, as_json: bool) -> None:
     """Create an API key and print its token (shown only here; stored hashed)."""
-    _key, token = _guard(lambda: ApiKeyRegistry(_engine(ctx)).add(name))
+    _key, token = _guard(lambda: _manager(ctx).add_key(name))
     _emit(
         as_json,
         {"token": token},
@@ -84,7 +90,7 @@ def _key_text(k: ApiKey) -> str:
 @click.pass_context
 def key_list(ctx: click.Context, as_json: bool) -> None:
     """List API keys (never their tokens)."""
-    found = ApiKeyRegistry(_engine(ctx)).list()
+    found = ApiKeyRegistry(store_engine(ctx)).list()
     _emit(as_json, [k.public() for k in found], "\n".join(map(_key_text, found)) or "no keys")
 
 
@@ -94,7 +100,7 @@ def key_list(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def key_revoke(ctx: click.Context, name: str, as_json: bool) -> None:
     """Revoke an API key at once: its calls answer 401 and its jobs fail."""
-    key = _guard(lambda: ApiKeyRegistry(_engine(ctx)).revoke(name))
+    key = _guard(lambda: _manager(ctx).revoke_key(name))
     _emit(as_json, key.public(), f"revoked {key.name}")
 
 
@@ -127,7 +133,7 @@ def grant_add(
 ) -> None:
     """Grant a key a site (or change the grant's rate, burst and expiry)."""
     grant = _guard(
-        lambda: GrantRegistry(_engine(ctx)).put(
+        lambda: _manager(ctx).put_grant(
             key_name,
             sitekey,
             parse_rate(rate),
@@ -147,7 +153,7 @@ def grant_list(
     ctx: click.Context, key_name: str | None, sitekey: str | None, as_json: bool
 ) -> None:
     """List grants."""
-    found = GrantRegistry(_engine(ctx)).list(key_name, sitekey)
+    found = GrantRegistry(store_engine(ctx)).list(key_name, sitekey)
     _emit(as_json, [g.public() for g in found], "\n".join(map(_grant_text, found)) or "no grants")
 
 
@@ -158,7 +164,7 @@ def grant_list(
 @click.pass_context
 def grant_remove(ctx: click.Context, key_name: str, sitekey: str, as_json: bool) -> None:
     """Remove a grant: the key can no longer mint for the site."""
-    _guard(lambda: GrantRegistry(_engine(ctx)).remove(key_name, sitekey))
+    _guard(lambda: _manager(ctx).remove_grant(key_name, sitekey))
     _emit(as_json, {"removed": {"key": key_name, "sitekey": sitekey}}, "removed")
 
 
@@ -180,7 +186,7 @@ def records_cmd(
     ctx: click.Context, key_name: str | None, sitekey: str | None, limit: int, as_json: bool
 ) -> None:
     """List token-API call records, newest first, per key or per site."""
-    found = RecordLog(_engine(ctx)).list(key_name, sitekey, limit)
+    found = RecordLog(store_engine(ctx)).list(key_name, sitekey, limit)
     _emit(as_json, [r.public() for r in found], "\n".join(map(_record_text, found)) or "no records")
 
 
@@ -189,7 +195,7 @@ def records_cmd(
 @click.pass_context
 def admin_token_cmd(ctx: click.Context, as_json: bool) -> None:
     """Create the admin API's token, replacing any earlier one (shown only here)."""
-    token = new_admin_token(_engine(ctx))
+    token = _manager(ctx).new_admin_token()
     _emit(
         as_json,
         {"token": token},
