@@ -251,3 +251,32 @@ async def test_a_bad_metrics_port_is_a_clear_error(metered: Service) -> None:
     assert metered.metrics is not None
     with pytest.raises(MetricsError, match="1-65535"):
         metered.metrics.listen("127.0.0.1", 70000)
+
+
+@pytest.mark.anyio
+async def test_a_database_that_refuses_the_flush_is_down(metered: Service) -> None:
+    from passgate.app import watch_and_flush
+    from passgate.store import StoreUnavailable
+
+    m = metered.metrics
+    assert m is not None
+    metered.stats.issued("S", 1, 1, 2, time.time())
+    await watch_and_flush(metered)
+    assert m.up == {"database": 1.0, "spends": 1.0}
+    metered.stats.issued("S", 1, 1, 2, time.time())
+    real = metered.engine
+    ping = metered.ping
+
+    async def reads_answer() -> dict[str, bool]:
+        return {"database": True, "spends": True}
+
+    import sqlalchemy as sa
+
+    metered.ping = reads_answer  # type: ignore[method-assign]
+    metered.engine = sa.create_engine("sqlite:////nonexistent/dir/passgate.db")  # writes fail
+    try:
+        with pytest.raises(StoreUnavailable):
+            await watch_and_flush(metered)
+        assert m.up["database"] == 0.0
+    finally:
+        metered.engine, metered.ping = real, ping  # type: ignore[method-assign]

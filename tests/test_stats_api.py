@@ -133,3 +133,11 @@ def test_bad_settings_are_clear_errors(tmp_path, env: dict, message: str) -> Non
 
     with pytest.raises(settings.SettingsError, match=message):
         observers(settings.load(env=env, data_dir=str(tmp_path)))
+
+
+@pytest.mark.parametrize("flag", ["--metrics-port", "--console-port"])
+def test_a_listener_on_the_public_port_is_refused(tmp_path, flag: str) -> None:
+    out = CliRunner().invoke(
+        cli.main, ["--data-dir", str(tmp_path), "serve", "--port", "18555", flag, "18555"]
+    )
+    assert out.exit_code == 1 and "must differ from the public port" in out.output

@@ -202,8 +202,22 @@ async def flush_stats(service: Service) -> None:
         await run_in_threadpool(stats_store.flush, service.engine, counts)
     except Exception as exc:
         stats.keep(counts)
-        if isinstance(exc, sa.exc.SQLAlchemyError):
-            raise StoreUnavailable(type(exc).__name__) from None
+        if isinstance(exc, sa.exc.SQLAlchemyError):  # the driver's words, never parameters
+            raise StoreUnavailable(str(getattr(exc, "orig", None) or type(exc).__name__)) from None
+        raise
+
+
+async def watch_and_flush(service: Service) -> None:
+    """Note whether each store answers (the metrics' passgate_store_up), then flush the
+    counters; a flush the database refuses marks it down too, even when it still answers
+    reads. Raises StoreUnavailable."""
+    if service.metrics is not None:
+        service.metrics.stores(await service.ping())
+    try:
+        await flush_stats(service)
+    except StoreUnavailable:
+        if service.metrics is not None:
+            service.metrics.stores({"database": False})
         raise
 
 
@@ -220,16 +234,16 @@ async def _stats_upkeep(service: Service) -> None:
             if time.monotonic() - flushed < STATS_FLUSH_SECONDS:
                 continue
             flushed = time.monotonic()
-            if service.metrics is not None:
-                service.metrics.stores(await service.ping())
-            await flush_stats(service)
+            await watch_and_flush(service)
             if time.monotonic() - rolled >= STATS_ROLL_SECONDS:
                 rolled = time.monotonic()
                 now = time.time()
                 keep = service.config.stats_retention_days
                 await run_in_threadpool(stats_store.roll_up, service.engine, now)
                 await run_in_threadpool(stats_store.prune, service.engine, now, keep)
-        except (StoreUnavailable, sa.exc.SQLAlchemyError) as exc:
+        except StoreUnavailable as exc:
+            log.warning("stats: the store refused the counters' flush: %s", exc)
+        except sa.exc.SQLAlchemyError as exc:
             log.warning("stats: store unavailable: %s", type(exc).__name__)
         except Exception:  # noqa: BLE001 - upkeep must outlive any one failure
             log.exception("stats upkeep failed")

@@ -128,7 +128,15 @@ def _run(
         app = create_app(svc, demo_site, console_socket)
     except MissingLibrary as exc:  # a checkout where `make` (npm ci) has not run
         raise click.ClickException(str(exc)) from None
-    if svc.metrics is not None:  # its own listener, never the public port
+    public = port or cfg.port
+    for name, other in (("metrics", cfg.metrics_port), ("console", cfg.console_port)):
+        if other and other == public:
+            raise click.ClickException(
+                f"the {name} port must differ from the public port ({public}): it is never "
+                "served on the public port"
+            )
+    listener = None
+    if svc.metrics is not None and cfg.metrics_port:  # its own listener, never the public port
         listener = _guard(lambda: svc.metrics.listen(cfg.metrics_host, cfg.metrics_port))
         logging.getLogger("passgate").info(
             "metrics on http://%s:%d/metrics", cfg.metrics_host, cfg.metrics_port
@@ -145,7 +153,7 @@ def _run(
         server_header=False,
         proxy_headers=False,  # X-Forwarded-For is read by web.client_ip, from trusted proxies only
     )
-    if svc.metrics is not None:
+    if listener is not None:
         listener.shutdown()
 
 

@@ -65,7 +65,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("job_deadline", int, 120, "Seconds a token-API job may wait before it fails."),
     Setting("log_level", str, "info", "Log level: debug, info, warning, error."),
     Setting("log_format", str, "text", "Log format: text, or json (one object per line)."),
-    Setting("node_name", str, "", "This node's name in logs and metrics; empty: the host name."),
+    Setting("node_name", str, "", "This node's name in the logs; empty: the host name."),
     Setting(
         "abuse_max_prefixes",
         int,
@@ -110,8 +110,8 @@ SETTINGS: tuple[Setting, ...] = (
         "metrics_dir",
         str,
         "",
-        "Empty directory for prometheus-client's multiprocess mode, when several processes "
-        "share a node's /metrics; wiped before the node starts.",
+        "Directory for prometheus-client's multiprocess mode, when several processes share "
+        "a node's /metrics; the service manager empties it before the node starts.",
     ),
 )
 
