@@ -102,7 +102,11 @@ def migrate(ctx: click.Context) -> None:
 
 
 def _run(
-    cfg: Config, host: str | None, port: int | None, demo_site: tuple[str, str] | None
+    cfg: Config,
+    host: str | None,
+    port: int | None,
+    demo_site: tuple[str, str] | None,
+    workers: int = 1,
 ) -> None:
     import uvicorn
 
@@ -113,9 +117,12 @@ def _run(
     node = cfg.node_name or socket.gethostname()
     _guard(lambda: logs.configure(cfg.log_format, cfg.log_level, node))
     try:
-        svc = _guard(lambda: service.build(cfg))
+        svc = _guard(lambda: service.build(cfg))  # migrates the store, once, before workers
     except sa.exc.SQLAlchemyError as exc:  # the database is down or refuses: exit cleanly
         raise click.ClickException(f"cannot open the store: {exc.__class__.__name__}") from None
+    if workers > 1:
+        _run_workers(svc, cfg, host, port, demo_site, workers)
+        return
     console_socket = None
     if cfg.console == "on" and cfg.console_port:
         from passgate.console.listener import ListenerError, bind
@@ -128,13 +135,7 @@ def _run(
         app = create_app(svc, demo_site, console_socket)
     except MissingLibrary as exc:  # a checkout where `make` (npm ci) has not run
         raise click.ClickException(str(exc)) from None
-    public = port or cfg.port
-    for name, other in (("metrics", cfg.metrics_port), ("console", cfg.console_port)):
-        if other and other == public:
-            raise click.ClickException(
-                f"the {name} port must differ from the public port ({public}): it is never "
-                "served on the public port"
-            )
+    _check_ports(cfg, port)
     listener = None
     if svc.metrics is not None and cfg.metrics_port:  # its own listener, never the public port
         listener = _guard(lambda: svc.metrics.listen(cfg.metrics_host, cfg.metrics_port))
@@ -157,6 +158,59 @@ def _run(
         listener.shutdown()
 
 
+def _check_ports(cfg: Config, port: int | None) -> None:
+    public = port or cfg.port
+    for name, other in (("metrics", cfg.metrics_port), ("console", cfg.console_port)):
+        if other and other == public:
+            raise click.ClickException(
+                f"the {name} port must differ from the public port ({public}): it is never "
+                "served on the public port"
+            )
+
+
+def _run_workers(
+    svc: Any,
+    cfg: Config,
+    host: str | None,
+    port: int | None,
+    demo_site: tuple[str, str] | None,
+    workers: int,
+) -> None:
+    """`--workers N`: the parent checks what it can first (the store, the widget's files,
+    the ports), then hands over to passgate.workers."""
+    import asyncio
+
+    from passgate import metrics
+    from passgate import workers as worker_pool
+    from passgate.widget.assets import MissingLibrary, table
+
+    asyncio.run(svc.close())
+    try:
+        table()
+    except MissingLibrary as exc:
+        raise click.ClickException(str(exc)) from None
+    _check_ports(cfg, port)
+
+    def serve_metrics(directory: str) -> Any:
+        if not cfg.metrics_port:
+            return None
+        server = _guard(
+            lambda: metrics.serve_directory(cfg.metrics_host, cfg.metrics_port, directory)
+        )
+        logging.getLogger("passgate").info(
+            "metrics of %d workers on http://%s:%d/metrics",
+            workers,
+            cfg.metrics_host,
+            cfg.metrics_port,
+        )
+        return server
+
+    try:
+        worker_pool.run(cfg, host or cfg.host, port or cfg.port, workers, demo_site, serve_metrics)
+    except OSError as exc:  # the console's port is taken
+        raise click.ClickException(f"cannot listen for the console: {exc}") from None
+
+
 def metrics_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     fn = click.option(
         "--metrics-host", help="Address of the /metrics listener (default 127.0.0.1)."
@@ -171,6 +225,27 @@ def metrics_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def _with_metrics(cfg: Config, port: int | None, host: str | None, **more: Any) -> Config:
     return settings.load_overrides(cfg, metrics_port=port, metrics_host=host, **more)
+
+
+def workers_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--workers",
+        default="1",
+        show_default=True,
+        help="Processes serving the port: a number, or auto (one per usable core). They "
+        "share every guarantee through the store; one that dies is restarted.",
+    )(fn)
+
+
+def _workers(text: str) -> int:
+    from passgate import workers
+
+    try:
+        return workers.count(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r}: a number from 1 to 256, or auto", param_hint="--workers"
+        ) from None
 
 
 def console_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -188,6 +263,7 @@ def console_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 @main.command()
 @click.option("--host", help="Address to bind (default 127.0.0.1).")
 @click.option("--port", type=int, help="Port (default 8000).")
+@workers_option
 @metrics_options
 @console_options
 @click.pass_context
@@ -195,24 +271,27 @@ def serve(
     ctx: click.Context,
     host: str | None,
     port: int | None,
+    workers: str,
     metrics_port: int | None,
     metrics_host: str | None,
     console_port: int | None,
     console_host: str | None,
 ) -> None:
     """Run the service (the console under /console/, unless --console-port or
-    PASSGATE_CONSOLE=off)."""
+    PASSGATE_CONSOLE=off). With --workers N, N processes share the port, on any store
+    (docs/deploy.md)."""
     cfg = _with_metrics(
         _config(ctx), metrics_port, metrics_host, console_port=console_port,
         console_host=console_host,
     )  # fmt: skip
-    _run(cfg, host, port, None)
+    _run(cfg, host, port, None, _workers(workers))
 
 
 @main.command()
 @click.option("--host", help="Address to bind (default 127.0.0.1).")
 @click.option("--port", type=int, help="Port (default 8000).")
 @click.option("--json", "as_json", is_flag=True, help="Print the demo site as JSON first.")
+@workers_option
 @metrics_options
 @console_options
 @click.pass_context
@@ -221,6 +300,7 @@ def demo(
     host: str | None,
     port: int | None,
     as_json: bool,
+    workers: str,
     metrics_port: int | None,
     metrics_host: str | None,
     console_port: int | None,
@@ -245,7 +325,7 @@ def demo(
     )
     sys.stdout.flush()
     engine.dispose()
-    _run(cfg, host, port, (site.sitekey, secret))
+    _run(cfg, host, port, (site.sitekey, secret), _workers(workers))
 
 
 def ensure_demo_site(

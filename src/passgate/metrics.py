@@ -248,30 +248,42 @@ class Metrics:
         return prometheus_client.generate_latest(self.exposition_registry())
 
     def listen(self, host: str, port: int) -> Any:
-        """Serve `GET /metrics` on host:port from a thread, through prometheus-client's WSGI
-        app; every other path is 404. Returns the server, whose shutdown() stops it. A client
-        that breaks its connection is logged as one line, without its address. Raises
-        MetricsError."""
-        if not 0 < port < 65536:
-            raise MetricsError(f"metrics_port must be 1-65535, not {port}")
-        metrics_app = prometheus_client.make_wsgi_app(self.exposition_registry())
+        """Serve this process's metrics (serve). Raises MetricsError."""
+        return serve(host, port, self.exposition_registry())
 
-        def only_metrics(environ: dict[str, Any], start_response: Any) -> Any:
-            if environ.get("PATH_INFO") != "/metrics":
-                start_response("404 Not Found", [("Content-Type", "text/plain")])
-                return [b"not found: the metrics are at /metrics\n"]
-            return metrics_app(environ, start_response)
 
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        server_class = type("_MetricsServer", (_MetricsServer,), {"address_family": family})
-        try:
-            server: Any = wsgiref.simple_server.make_server(
-                host, port, only_metrics, server_class, handler_class=_QuietHandler
-            )
-        except (OSError, OverflowError) as exc:
-            raise MetricsError(f"cannot listen for metrics on {host}:{port}: {exc}") from None
-        threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
-        return server
+def serve_directory(host: str, port: int, directory: str) -> Any:
+    """Serve the sum of every process's metrics files in `directory` (multiprocess mode): the
+    listener of `passgate serve --workers N`'s parent. Raises MetricsError."""
+    summed = CollectorRegistry()
+    multiprocess.MultiProcessCollector(summed, path=directory)  # type: ignore[no-untyped-call]
+    return serve(host, port, summed)
+
+
+def serve(host: str, port: int, registry: CollectorRegistry) -> Any:
+    """Serve `GET /metrics` on host:port from a thread, through prometheus-client's WSGI app;
+    every other path is 404. Returns the server, whose shutdown() stops it. A client that
+    breaks its connection is logged as one line, without its address. Raises MetricsError."""
+    if not 0 < port < 65536:
+        raise MetricsError(f"metrics_port must be 1-65535, not {port}")
+    metrics_app = prometheus_client.make_wsgi_app(registry)
+
+    def only_metrics(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO") != "/metrics":
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"not found: the metrics are at /metrics\n"]
+        return metrics_app(environ, start_response)
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    server_class = type("_MetricsServer", (_MetricsServer,), {"address_family": family})
+    try:
+        server: Any = wsgiref.simple_server.make_server(
+            host, port, only_metrics, server_class, handler_class=_QuietHandler
+        )
+    except (OSError, OverflowError) as exc:
+        raise MetricsError(f"cannot listen for metrics on {host}:{port}: {exc}") from None
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    return server
 
 
 class _QuietHandler(wsgiref.simple_server.WSGIRequestHandler):

@@ -222,8 +222,9 @@ def passgate(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
-def start_node(name: str, env: dict[str, str], logdir: Path) -> Node:
-    """`passgate serve` on a free loopback port, returned once /healthz answers."""
+def start_node(name: str, env: dict[str, str], logdir: Path, *extra: str) -> Node:
+    """`passgate serve` on a free loopback port, returned once /healthz answers; `extra` are
+    more `serve` options (`--workers 2`)."""
     port = free_port()
     log = logdir / f"{name}.log"
     with open(log, "wb") as out:
@@ -237,6 +238,7 @@ def start_node(name: str, env: dict[str, str], logdir: Path) -> Node:
                 "127.0.0.1",
                 "--port",
                 str(port),
+                *extra,
             ],
             env=env,
             stdout=out,

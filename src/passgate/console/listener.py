@@ -18,12 +18,15 @@ class ListenerError(Exception):
     """The console's port cannot be bound."""
 
 
-def bind(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int, reuse_port: bool = False) -> socket.socket:
     """The console's listening socket, bound now so that a taken port is a clear error at
-    start-up. Raises ListenerError."""
+    start-up; with `reuse_port`, one of several workers' sockets on the port (SO_REUSEPORT:
+    the kernel spreads the connections). Raises ListenerError."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:

@@ -1,0 +1,132 @@
+"""`passgate serve --workers N`: N processes on one port, under uvicorn's supervising parent
+(one listening socket shared by every worker; a worker that dies is started again, and the
+others keep their connections).
+
+Every guarantee holds across the workers because every piece of shared state lives in the
+store, not in a process: spends, grant buckets, jobs, abuse counters, console sessions and
+sign-in limits (the SQLite file, PostgreSQL or Redis), and the counters flush additively.
+The parent migrates the store before any worker starts, and serves the Prometheus metrics
+(the sum over the workers, prometheus-client's multiprocess mode).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from passgate.settings import Config
+
+SETTINGS_ENV = "PASSGATE_WORKER_SETTINGS"  # the parent's effective settings, as JSON
+DEMO_ENV = "PASSGATE_WORKER_DEMO"  # the demo site (sitekey, secret), when it runs
+
+
+def count(text: str) -> int:
+    """`--workers`: a positive number, or `auto` (the cores this process may run on).
+    Raises ValueError."""
+    if text.strip().lower() == "auto":
+        return max(1, len(os.sched_getaffinity(0)))
+    n = int(text)
+    if not 1 <= n <= 256:
+        raise ValueError("--workers must be 1 to 256, or auto")
+    return n
+
+
+def metrics_directory(cfg: Config) -> tuple[str, bool]:
+    """The multiprocess directory the workers write their metrics to: PASSGATE_METRICS_DIR,
+    emptied now (the parent is the node's supervisor), or a private temporary one. Returns
+    (path, whether it is temporary)."""
+    if cfg.metrics_dir:
+        path = Path(cfg.metrics_dir)
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):
+            stale.unlink()
+        return str(path), False
+    return tempfile.mkdtemp(prefix="passgate-metrics-"), True
+
+
+def reserve_console_port(host: str, port: int) -> socket.socket:
+    """Check now that the console's port is free, and hold it (bound, not listening) while
+    the workers bind theirs with SO_REUSEPORT. Raises OSError."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def run(
+    cfg: Config,
+    host: str,
+    port: int,
+    workers: int,
+    demo_site: tuple[str, str] | None,
+    serve_metrics: Callable[[str], Any] | None,
+) -> None:
+    """Run `workers` worker processes under uvicorn's supervisor until a signal stops them.
+    `serve_metrics(directory)` starts the parent's metrics listener over the workers' files
+    and returns it (its shutdown() is called at the end)."""
+    import uvicorn
+
+    directory, temporary = ("", False)
+    listener = None
+    values = dict(cfg.values)
+    if cfg.metrics_port or cfg.metrics_dir:
+        directory, temporary = metrics_directory(cfg)
+        values.update(metrics_port=0, metrics_dir=directory)  # workers write, the parent serves
+    held = None
+    try:
+        if cfg.console == "on" and cfg.console_port:
+            held = reserve_console_port(cfg.console_host, cfg.console_port)
+        os.environ[SETTINGS_ENV] = json.dumps(values)
+        if demo_site is not None:
+            os.environ[DEMO_ENV] = json.dumps(list(demo_site))
+        if serve_metrics is not None and directory:
+            listener = serve_metrics(directory)
+        uvicorn.run(
+            "passgate.workers:app",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            loop="uvloop",
+            http="httptools",
+            access_log=False,
+            log_config=None,
+            log_level=cfg.log_level,
+            server_header=False,
+            proxy_headers=False,  # X-Forwarded-For is read by web.client_ip, trusted only
+        )
+    finally:
+        if listener is not None:
+            listener.shutdown()
+        if held is not None:
+            held.close()
+        if temporary:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def app() -> Any:
+    """The ASGI app of one worker (uvicorn's factory), from the parent's settings."""
+    from passgate import logs, service
+    from passgate.app import create_app
+
+    cfg = Config(json.loads(os.environ[SETTINGS_ENV]))
+    logs.configure(cfg.log_format, cfg.log_level, cfg.node_name or socket.gethostname())
+    demo = json.loads(os.environ[DEMO_ENV]) if DEMO_ENV in os.environ else None
+    console_socket = None
+    if cfg.console == "on" and cfg.console_port:
+        from passgate.console.listener import bind
+
+        console_socket = bind(cfg.console_host, cfg.console_port, reuse_port=True)
+    svc = service.build(cfg)
+    return create_app(svc, tuple(demo) if demo else None, console_socket)

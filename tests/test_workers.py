@@ -1,0 +1,193 @@
+"""`passgate serve --workers 2` on the embedded SQLite store: real worker processes under
+one port. Tokens raced across them are accepted once, a grant's rate is one limit, jobs run
+once, a site change reaches every worker within a second, the metrics add up, and a worker
+that dies is started again while the other keeps serving."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from passgate import workers
+from tests.conftest import free_port
+from tests.test_live import earn
+
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class Pool:
+    url: str
+    metrics: str
+    env: dict[str, str]
+    proc: subprocess.Popen[bytes]
+    sitekey: str
+    secret: str
+
+    def cli(self, *args: str) -> str:
+        out = subprocess.run(
+            [sys.executable, "-m", "passgate.cli", *args],
+            env=self.env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    def children(self) -> list[int]:
+        """The worker processes (not multiprocessing's resource tracker)."""
+        out = subprocess.run(
+            ["ps", "-ww", "--ppid", str(self.proc.pid), "-o", "pid=,args="],
+            capture_output=True, text=True, check=False,
+        ).stdout  # fmt: skip
+        return [int(line.split()[0]) for line in out.splitlines() if "spawn_main" in line]
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pool]:
+    data = tmp_path_factory.mktemp("workers") / "data"
+    env = {**os.environ, "PASSGATE_DATA_DIR": str(data), "PASSGATE_LOG_LEVEL": "warning"}
+    env.pop("PASSGATE_CONFIG", None)
+    site = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "passgate.cli", "site", "add", "--hostname", "localhost",
+             "--difficulty", "1000", "--no-adaptive", "--json"],
+            env=env, capture_output=True, text=True, check=True, timeout=60,
+        ).stdout
+    )  # fmt: skip
+    port, mport = free_port(), free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "passgate.cli", "serve", "--port", str(port), "--workers", "2",
+         "--metrics-port", str(mport)],
+        env=env, stdout=subprocess.DEVNULL, stderr=(data.parent / "log").open("wb"),
+    )  # fmt: skip
+    p = Pool(
+        f"http://127.0.0.1:{port}", f"http://127.0.0.1:{mport}/metrics", env, proc,
+        site["sitekey"], site["secret"],
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while len(p.children()) < 2 or not _healthy(p.url):
+        assert proc.poll() is None and time.monotonic() < deadline, (
+            p.children(), _healthy(p.url), (data.parent / "log").read_text()
+        )
+        time.sleep(0.2)
+    yield p
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(20)
+    assert p.children() == []
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(url + "/healthz", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def test_workers_counts() -> None:
+    assert workers.count("3") == 3
+    assert workers.count("auto") == len(os.sched_getaffinity(0))
+    for bad in ("0", "-1", "many", "999"):
+        with pytest.raises(ValueError):
+            workers.count(bad)
+
+
+def test_raced_tokens_are_accepted_once_and_both_workers_serve(pool: Pool) -> None:
+    tokens = [earn(pool.url, pool.sitekey, "localhost") for _ in range(150)]
+    before = {pid: cpu_seconds(pid) for pid in pool.children()}
+
+    def verify(token: str) -> str:
+        with httpx.Client() as c:  # a connection each: the kernel hands it to either worker
+            body = c.post(pool.url + "/siteverify", data={"secret": pool.secret,
+                                                         "response": token}).json()  # fmt: skip
+        return "success" if body["success"] else body["error-codes"][0]
+
+    with cf.ThreadPoolExecutor(24) as ex:
+        outcomes = list(ex.map(verify, [t for t in tokens for _ in range(4)]))
+    assert outcomes.count("success") == len(tokens)  # 0 double accepts
+    assert outcomes.count("already-seen-response") == 3 * len(tokens)  # no internal-error
+    busy = [cpu_seconds(pid) - before[pid] for pid in before]
+    assert all(b > 0.05 for b in busy), busy  # both workers answered some
+    deadline = time.monotonic() + 5  # each worker hands its counts over every second
+    while True:
+        text = httpx.get(pool.metrics).text
+        line = next(
+            (ln for ln in text.splitlines()
+             if ln.startswith("passgate_siteverify_total") and 'outcome="success"' in ln),
+            "",
+        )  # fmt: skip
+        if line.endswith(f" {float(len(tokens))}") or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert line.endswith(f" {float(len(tokens))}"), line
+
+
+def test_a_grants_rate_is_one_limit_across_workers(pool: Pool) -> None:
+    out = json.loads(pool.cli("key", "add", "--name", "racer", "--json"))
+    pool.cli("grant", "add", "--key", "racer", "--site", pool.sitekey, "--rate", "1/min",
+             "--burst", "5")  # fmt: skip
+
+    def mint(_: int) -> int:
+        with httpx.Client() as c:
+            r = c.post(
+                pool.url + "/api/wanda/hcaptcha/universal",
+                headers={"User-Token": out["token"]},
+                json={"sitekey": pool.sitekey, "referer": "http://localhost/"},
+            )
+        return int(r.json().get("status") == 1 or "generated_pass_UUID" in r.text)
+
+    with cf.ThreadPoolExecutor(12) as ex:
+        minted = sum(ex.map(mint, range(24)))
+    assert minted == 5
+
+
+def test_a_site_change_reaches_every_worker_within_a_second(pool: Pool) -> None:
+    pool.cli("site", "update", pool.sitekey, "--hostname", "localhost", "--hostname",
+             "moved.example")  # fmt: skip
+    changed = time.monotonic()
+    time.sleep(1.1)
+    codes = []
+    for _ in range(20):
+        with httpx.Client() as c:
+            codes.append(c.post(pool.url + "/1/challenge",
+                                json={"sitekey": pool.sitekey, "host": "moved.example"}
+                                ).status_code)  # fmt: skip
+    assert codes == [200] * 20
+    assert time.monotonic() - changed < 5
+
+
+def test_a_dead_worker_is_restarted_while_the_other_serves(pool: Pool) -> None:
+    first, second = pool.children()
+    os.kill(second, signal.SIGKILL)
+    failures = 0
+    deadline = time.monotonic() + 4
+    while time.monotonic() < deadline:
+        try:
+            with httpx.Client() as c:
+                ok = c.post(
+                    pool.url + "/1/challenge", json={"sitekey": pool.sitekey, "host": "localhost"}
+                ).status_code
+            failures += ok != 200
+        except httpx.TransportError:
+            failures += 1
+        time.sleep(0.02)
+    assert failures == 0
+    deadline = time.monotonic() + 15
+    while len(pool.children()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    now = pool.children()
+    assert len(now) == 2 and first in now and second not in now
