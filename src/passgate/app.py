@@ -164,6 +164,9 @@ async def _upkeep(service: Service) -> None:
                     from passgate.console.sessions import SessionStore
 
                     await run_in_threadpool(SessionStore(service.engine).prune, time.time())
+                from passgate.audit import AuditLog
+
+                await run_in_threadpool(AuditLog(service.engine).prune, time.time())
         except StoreUnavailable as exc:
             log.warning("upkeep: store unavailable: %s", exc)
         except Exception:  # noqa: BLE001 - upkeep must outlive any one failure

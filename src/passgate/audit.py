@@ -63,8 +63,18 @@ def _entry(m: sa.RowMapping) -> Entry:
     )
 
 
+RETENTION_DAYS = 400  # entries older than this are pruned (a year and more of history)
+
+
 class AuditLog:
     """Appends to and reads the audit log in the relational store."""
+
+    def prune(self, now: float, days: int = RETENTION_DAYS) -> int:
+        """Delete entries older than `days`. Returns how many."""
+        with self.engine.begin() as conn:
+            return conn.execute(
+                audit_log.delete().where(audit_log.c.at < now - days * 86_400)
+            ).rowcount
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine

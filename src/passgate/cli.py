@@ -124,6 +124,9 @@ def _run(
         _run_workers(svc, cfg, host, port, demo_site, workers)
         return
     console_socket = None
+    log = logging.getLogger("passgate")
+    if cfg.console != "on" and cfg.console_port:
+        log.warning("PASSGATE_CONSOLE is off: the console port %d is not served", cfg.console_port)
     if cfg.console == "on" and cfg.console_port:
         from passgate.console.listener import ListenerError, bind
 
@@ -131,6 +134,7 @@ def _run(
             console_socket = bind(cfg.console_host, cfg.console_port)
         except ListenerError as exc:
             raise click.ClickException(str(exc)) from None
+        log.info("console on http://%s:%d/console/", cfg.console_host, cfg.console_port)
     try:
         app = create_app(svc, demo_site, console_socket)
     except MissingLibrary as exc:  # a checkout where `make` (npm ci) has not run

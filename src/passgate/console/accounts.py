@@ -47,15 +47,22 @@ class User:
         }
 
 
+RESERVED = frozenset({"cli", "admin-api", "anonymous"})  # the audit log's other actors
+
+
 def check_name(name: str) -> str:
     if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise AccountError("a user name is 1-64 characters of A-Z a-z 0-9 _ . @ -")
+    if name.lower() in RESERVED:
+        raise AccountError(f"{name!r} is reserved: the audit log names its own actors so")
     return name
 
 
 def check_password(password: str) -> str:
     if not isinstance(password, str) or len(password) < MIN_PASSWORD:
         raise AccountError(f"the password must be at least {MIN_PASSWORD} characters")
+    if not password.strip():
+        raise AccountError("the password must not be only spaces")
     if len(password) > MAX_PASSWORD:
         raise AccountError(f"the password must be at most {MAX_PASSWORD} characters")
     return password

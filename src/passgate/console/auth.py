@@ -39,7 +39,8 @@ HOME = "/console/"
 MAX_FORM = 65_536  # bytes of a posted form
 MAX_NAME_FIELD = 128  # characters of a user name tried
 # Sign-in attempts: tokens per minute and burst, per account and per source (/24 or /48).
-ACCOUNT_RATE, ACCOUNT_BURST = 6.0, 5
+ACCOUNT_RATE, ACCOUNT_BURST = 6.0, 5  # an account from one source (/24 or /48)
+ACCOUNT_ALL_RATE, ACCOUNT_ALL_BURST = 30.0, 60  # an account from every source together
 SOURCE_RATE, SOURCE_BURST = 30.0, 20
 WRONG = "Wrong user name or password."
 UNAVAILABLE = "The store did not answer, so the console cannot do this now. Try again soon."
@@ -152,8 +153,9 @@ def pre_valid(request: Request, form: dict[str, str]) -> bool:
 # -- sessions and flashes ----------------------------------------------------------------------
 
 
-async def current(request: Request) -> Signed | None:
-    """The signed-in user and session of a request, or None; looked up once a request."""
+async def current(request: Request, touch: bool = True) -> Signed | None:
+    """The signed-in user and session of a request, or None; looked up once a request.
+    `touch` False: the lookup is not activity (SessionStore.get)."""
     cached = getattr(request.state, "console_signed", _UNSEEN)
     if cached is not _UNSEEN:
         assert cached is None or isinstance(cached, Signed)
@@ -163,7 +165,7 @@ async def current(request: Request) -> Signed | None:
     if cookie:
         service = service_of(request)
         session = await db.write(
-            service.engine, SessionStore(service.engine).get, cookie, time.time()
+            service.engine, SessionStore(service.engine).get, cookie, time.time(), touch
         )
         if session is not None:
             user = await db.run(UserRegistry(service.engine).by_id, session.user_id)
@@ -202,16 +204,25 @@ def source_of(ip: str) -> str:
     return found[0] if found else "other:" + ip
 
 
+def printable(text: str) -> str:
+    """`text` without control characters (a name typed at the sign-in form, for the log)."""
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
 async def admit(service: Service, name: str, ip: str, now: float) -> float:
-    """Count a sign-in attempt against its account and its source; 0 when both allow it,
-    else the seconds until they would. Every attempt counts, refused ones too. Raises
-    StoreUnavailable."""
-    account = "console:signin:user:" + hashlib.sha256(name.encode()).hexdigest()[:32]
-    source = "console:signin:source:" + source_of(ip)
+    """Count a sign-in attempt; 0 when its buckets allow it, else the seconds until they
+    would. Three buckets, in the store (every process and node shares them): the account from
+    this source (ACCOUNT_*), the source (SOURCE_*), and the account from anywhere
+    (ACCOUNT_ALL_*, wide): a guesser on one network slows only that network's attempts at
+    the account, so the owner signs in from another; a spread-out attack on one account is
+    still held to ACCOUNT_ALL_RATE guesses a minute. Raises StoreUnavailable."""
+    account = hashlib.sha256(name.lower().encode()).hexdigest()[:32]
+    source = source_of(ip)
     wait = 0.0
     for bucket, rate, burst in (
-        (account, ACCOUNT_RATE, ACCOUNT_BURST),
-        (source, SOURCE_RATE, SOURCE_BURST),
+        (f"console:signin:user:{account}:{source}", ACCOUNT_RATE, ACCOUNT_BURST),
+        ("console:signin:source:" + source, SOURCE_RATE, SOURCE_BURST),
+        (f"console:signin:user:{account}", ACCOUNT_ALL_RATE, ACCOUNT_ALL_BURST),
     ):
         taken = await service.limiter.take(bucket, rate, burst, now)
         if not taken.allowed:
@@ -269,18 +280,14 @@ async def _signin(request: Request, form: dict[str, str]) -> Response:
     now = time.time()
     audit = AuditLog(service.engine)
     wait = await admit(service, name, ip, now)
-    if wait:
-        await db.write(
-            service.engine, audit.add, "anonymous", "signin.failed", name,
-            {"reason": "rate-limited"}, ip,
-        )  # fmt: skip
+    if wait:  # refused before any check: not written to the audit log, which it would flood
         seconds = math.ceil(wait)
         text = f"Too many sign-in attempts; try again in {seconds} s."
         return signin_page(request, 429, text, name, **{"Retry-After": str(seconds)})
     user = await db.write(service.engine, UserRegistry(service.engine).authenticate, name, password)
     if user is None:
         await db.write(
-            service.engine, audit.add, "anonymous", "signin.failed", name,
+            service.engine, audit.add, "anonymous", "signin.failed", printable(name)[:64],
             {"reason": "wrong-password"}, ip,
         )  # fmt: skip
         return signin_page(request, 401, WRONG, name)

@@ -120,7 +120,14 @@ def page(handler: Page) -> Endpoint:
         except StoreUnavailable:
             blob = None
         ctx.flash = auth.unseal(service, signed.session, blob) if blob else None
-        return await _shown(ctx, handler)
+        response = await _shown(ctx, handler)
+        if blob and response.status_code >= 400:  # not shown: kept for the next page
+            store = SessionStore(service.engine)
+            try:
+                await db.write(service.engine, store.set_flash, signed.session.id, blob)
+            except StoreUnavailable:
+                pass
+        return response
 
     _PAGES[endpoint] = handler
     return endpoint

@@ -58,9 +58,10 @@ class SessionStore:
             )
         return cookie, session
 
-    def get(self, cookie: str, now: float) -> Session | None:
+    def get(self, cookie: str, now: float, touch: bool = True) -> Session | None:
         """The live session the cookie names, or None (unknown, idle too long, or too old:
-        then it is deleted)."""
+        then it is deleted). `touch` False reads it without counting as activity (a page's
+        own polling must not keep a forgotten tab signed in)."""
         if not cookie or len(cookie) > MAX_COOKIE:
             return None
         sid = session_id(cookie)
@@ -74,7 +75,7 @@ class SessionStore:
             with self.engine.begin() as conn:
                 conn.execute(table.delete().where(table.c.id == sid))
             return None
-        if now - session.seen_at >= TOUCH:
+        if touch and now - session.seen_at >= TOUCH:
             with self.engine.begin() as conn:
                 conn.execute(
                     table.update()

@@ -87,7 +87,7 @@ async def stats_api(request: Request) -> Response:
     """GET /console/api/stats?since=1h&site=SITEKEY: the overview's numbers as JSON."""
     service = auth.service_of(request)
     try:
-        if await auth.current(request) is None:
+        if await auth.current(request, touch=False) is None:  # polling is not activity
             return render.json_reply({"error": "not_signed_in", "message": "sign in first"}, 401)
         span = request.query_params.get("since", "24h")
         if span not in charts.RANGES:
