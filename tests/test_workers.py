@@ -82,7 +82,9 @@ def pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pool]:
     deadline = time.monotonic() + 30
     while len(p.children()) < 2 or not _healthy(p.url):
         assert proc.poll() is None and time.monotonic() < deadline, (
-            p.children(), _healthy(p.url), (data.parent / "log").read_text()
+            p.children(),
+            _healthy(p.url),
+            (data.parent / "log").read_text(),
         )
         time.sleep(0.2)
     yield p
