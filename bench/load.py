@@ -64,11 +64,13 @@ def wrk(
     reuse: bool = False,
     xff_prefixes: int = 0,
     xff_offset: int = 0,
+    save: Path | None = None,
 ) -> Load:
     """Run wrk against `url` (GET), or POST each line of `bodies` to `path`: once each (the
     thread stops when they run out: size the file for the run), or cycling when `reuse`.
     `xff_prefixes` > 0: each POST comes from another of that many /24s (X-Forwarded-For,
-    for a server that trusts loopback), the walk starting `xff_offset` requests in."""
+    for a server that trusts loopback), the walk starting `xff_offset` requests in. `save`:
+    each pass token the server answers is written to `save`.N (N: the wrk thread)."""
     env = {**os.environ, "BENCH_LUA_DIR": str(LUA_DIR), "BENCH_THREADS": str(THREADS)}
     if bodies is None:
         script = LUA_DIR / "get.lua"
@@ -88,6 +90,8 @@ def wrk(
             env["BENCH_DELAY"] = str(max(0, int(round(delay_ms))))
         if xff_prefixes:
             env.update(BENCH_XFF_PREFIXES=str(xff_prefixes), BENCH_XFF_OFFSET=str(xff_offset))
+        if save is not None:
+            env["BENCH_SAVE"] = str(save)
     cmd = pinned(
         [
             "wrk",

@@ -10,6 +10,9 @@
 --   BENCH_XFF_PREFIXES  N > 0: each request carries X-Forwarded-For from another of N /24s
 --                 (11.0.0.7, 11.0.1.7, ...), visited in a stride that jumps between /16s;
 --                 BENCH_XFF_OFFSET where in that walk to start
+--   BENCH_SAVE    file to which each pass token the server answers ("token" or
+--                 "generated_pass_UUID") is appended, one a line: tokens issued by the
+--                 server itself, for a siteverify load
 dofile(os.getenv("BENCH_LUA_DIR") .. "/report.lua")
 
 local threads = {}
@@ -45,6 +48,9 @@ function init(args)
   bench_ok = 0
   bench_seen = 0
   bench_costs = {}
+  local save = os.getenv("BENCH_SAVE")
+  saved = (save and #save > 0) and io.open(save .. "." .. (thread_index or 0), "w") or nil
+  if saved then saved:setvbuf("line") end  -- wrk may end without closing the file
 end
 
 function request()
@@ -78,6 +84,11 @@ function response(status, hdrs, body)
   bench_seen = bench_seen + 1
   if status < 300 and (ok_marker == "" or string.find(body, ok_marker, 1, true)) then
     bench_ok = bench_ok + 1
+  end
+  if saved then
+    local t = body:match('"token"%s*:%s*"(P1_[^"]+)"')
+      or body:match('"generated_pass_UUID"%s*:%s*"(P1_[^"]+)"')
+    if t then saved:write(t, "\n") end
   end
   if want_cost then
     local c = body:match('"cost"%s*:%s*"([%d%.]+)ms"')

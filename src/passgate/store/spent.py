@@ -183,9 +183,14 @@ class SqliteSpends(DurableSpends):
             task.exception()  # retrieved; a failed checkpoint is tried at the next interval
 
     def _checkpoint(self) -> None:
-        conn = connect(self._path, busy_ms=100)
+        """Copy the WAL into the database and start it again from its beginning (RESTART:
+        the writer, which meets a busy database for those milliseconds, retries). PASSIVE
+        checkpoints never catch up with a writer that never pauses, and the WAL then grows
+        without end (37 MB every 4 s of siteverify load: BENCHMARKS.md); the journal size
+        limit gives the file back once it has restarted."""
+        conn = connect(self._path, busy_ms=CHECKPOINT_BUSY_MS)
         try:
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            conn.execute("PRAGMA wal_checkpoint(RESTART)")
         finally:
             conn.close()
 
@@ -228,6 +233,10 @@ class SqliteSpends(DurableSpends):
         self._drop_connection()
 
 
+CHECKPOINT_BUSY_MS = 1000  # how long a checkpoint waits for the writer and readers
+JOURNAL_SIZE_LIMIT = 16 * 1024 * 1024  # bytes of WAL kept after a restart
+
+
 def connect(path: str, busy_ms: int) -> sqlite3.Connection:
     """A connection to the SQLite file as passgate's writers use it: autocommit, WAL,
     synchronous=NORMAL, a busy timeout of `busy_ms`."""
@@ -235,6 +244,7 @@ def connect(path: str, busy_ms: int) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+    conn.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
     return conn
 
 
