@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +66,7 @@ def wrk(
     xff_prefixes: int = 0,
     xff_offset: int = 0,
     save: Path | None = None,
+    pin: bool = True,
 ) -> Load:
     """Run wrk against `url` (GET), or POST each line of `bodies` to `path`: once each (the
     thread stops when they run out: size the file for the run), or cycling when `reuse`.
@@ -92,21 +94,20 @@ def wrk(
             env.update(BENCH_XFF_PREFIXES=str(xff_prefixes), BENCH_XFF_OFFSET=str(xff_offset))
         if save is not None:
             env["BENCH_SAVE"] = str(save)
-    cmd = pinned(
-        [
-            "wrk",
-            f"-t{THREADS}",
-            f"-c{connections}",
-            f"-d{max(1, round(seconds))}s",
-            "--latency",
-            "--timeout",
-            "5s",
-            "-s",
-            str(script),
-            url,
-        ],
-        CLIENT_CORE,
-    )
+    args = [
+        "wrk",
+        f"-t{THREADS}",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--latency",
+        "--timeout",
+        "5s",
+        "-s",
+        str(script),
+        url,
+    ]
+    cmd = pinned(args, CLIENT_CORE) if pin else args
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(
         cmd,
         env=env,
@@ -115,15 +116,20 @@ def wrk(
         timeout=seconds + 60,  # noqa: S603
         check=True,
     ).stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    client_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     line = next((ln for ln in out.splitlines() if ln.startswith("BENCH_JSON ")), None)
     if line is None:
         raise RuntimeError(f"wrk printed no summary:\n{out}")
     data = json.loads(line[len("BENCH_JSON ") :])
     errors = sum(int(data[k]) for k in data if k.startswith("err_"))
     extra = {
-        k: float(v)
-        for k, v in data.items()
-        if k in ("sent", "wrapped", "cost_p50", "cost_p99", "costs_n", "seen")
+        "client_cpu_s": round(client_cpu, 3),
+        **{
+            k: float(v)
+            for k, v in data.items()
+            if k in ("sent", "wrapped", "cost_p50", "cost_p99", "costs_n", "seen")
+        },
     }
     return Load(
         requests=int(data["requests"]),

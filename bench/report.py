@@ -268,6 +268,10 @@ def targets(r: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
         from bench import counters
 
         out += counters.targets(r["counters"])
+    if r.get("performance"):
+        from bench import scaling
+
+        out += scaling.targets(r["performance"], r.get("ceiling_get", {}).get("rps"))
     return out
 
 
@@ -677,6 +681,11 @@ def markdown(r: dict[str, Any], charts_made: list[str]) -> str:
         from bench import counters
 
         L += counters.section(r["counters"])
+
+    if r.get("performance"):
+        from bench import scaling
+
+        L += scaling.section(r["performance"], r.get("ceiling_get", {}).get("rps"))
 
     if charts_made:
         L.append("## Charts")

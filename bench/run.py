@@ -434,7 +434,7 @@ ABUSE_PROFILE = "challenge with adaptation, by prefix"
 def section_of(key: str) -> str:
     """The section a results key belongs to."""
     return {"primitives": "primitives", "cap": "primitives", "memory": "memory"}.get(
-        key, key if key in ("abuse", "algorithm", "counters") else "http"
+        key, key if key in ("abuse", "algorithm", "counters", "performance") else "http"
     )
 
 
@@ -464,7 +464,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a short smoke run (CI)")
     parser.add_argument(
         "--only",
-        help="comma-separated sections: http,primitives,memory,abuse,algorithm,counters",
+        help="comma-separated sections: "
+        "http,primitives,memory,abuse,algorithm,counters,performance",
     )
     parser.add_argument(
         "--keep",
@@ -474,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     plan = Plan.make(args.quick)
     sections = set(
-        (args.only or "http,primitives,memory,abuse,algorithm,counters").split(",")
+        (args.only or "http,primitives,memory,abuse,algorithm,counters,performance").split(",")
     )
     started = time.time()
     WORK.mkdir(parents=True, exist_ok=True)
@@ -519,6 +520,16 @@ def main(argv: list[str] | None = None) -> int:
         results["counters"] = counters.run(WORK, plan.quick)
         results["counters"]["seconds"] = time.time() - started_counters
         log(f"counters section: {results['counters']['seconds']:.0f} s")
+    if "performance" in sections:
+        from bench import scaling
+
+        started_perf = time.time()
+        results["performance"] = {
+            "issued": scaling.issued(WORK, plan.quick),
+            "scaling": scaling.scaling(WORK, plan.quick),
+        }
+        results["performance"]["seconds"] = time.time() - started_perf
+        log(f"performance section: {results['performance']['seconds']:.0f} s")
     results["seconds"] = time.time() - started
     results["loadavg_end"] = _loadavg()
     if args.keep:

@@ -67,12 +67,14 @@ def start(
     env: dict[str, str] | None = None,
     ready_path: str = "/",
     timeout: float = 30.0,
+    pin: bool = True,
 ) -> Server:
-    """Run `cmd` pinned to the server core and wait until it answers on `port`."""
+    """Run `cmd` pinned to the server core (unless not `pin`: every core) and wait until it
+    answers on `port`."""
     log = workdir / f"{name}.log"
     full_env = {**os.environ, **(env or {})}
     proc = subprocess.Popen(  # noqa: S603
-        pinned(cmd, SERVER_CORE),
+        pinned(cmd, SERVER_CORE) if pin else cmd,
         cwd=ROOT,
         env=full_env,
         stdout=log.open("wb"),
@@ -94,7 +96,8 @@ def start(
     raise RuntimeError(f"{name} did not answer on port {port} within {timeout}s")
 
 
-def start_ceiling(workdir: Path) -> Server:
+def start_ceiling(workdir: Path, workers: int = 1) -> Server:
+    """The bare Starlette app on uvicorn; with `workers` > 1, on every core."""
     port = free_port()
     cmd = [
         str(VENV_BIN / "uvicorn"),
@@ -104,7 +107,7 @@ def start_ceiling(workdir: Path) -> Server:
         "--port",
         str(port),
         "--workers",
-        "1",
+        str(workers),
         "--loop",
         "uvloop",
         "--http",
@@ -113,15 +116,40 @@ def start_ceiling(workdir: Path) -> Server:
         "--log-level",
         "warning",
     ]
-    return start("ceiling", cmd, port, workdir)
+    return start(f"ceiling-{workers}", cmd, port, workdir, pin=workers == 1)
 
 
 def start_passgate(
-    workdir: Path, data_dir: Path, name: str = "passgate", env: dict[str, str] | None = None
+    workdir: Path,
+    data_dir: Path,
+    name: str = "passgate",
+    env: dict[str, str] | None = None,
+    workers: int = 1,
+    pin: bool = True,
 ) -> Server:
     """`passgate serve` as a user runs it, on the embedded store in `data_dir`; `env` adds
-    settings (PASSGATE_TRUSTED_PROXIES, ...)."""
+    settings (PASSGATE_TRUSTED_PROXIES, ...); `workers` > 1 runs `--workers N`."""
     port = free_port()
     env = {"PASSGATE_DATA_DIR": str(data_dir), "PASSGATE_LOG_LEVEL": "warning", **(env or {})}
     cmd = [str(VENV_BIN / "passgate"), "serve", "--host", HOST, "--port", str(port)]
-    return start(name, cmd, port, workdir, env=env, ready_path="/1/api.js")
+    if workers > 1:
+        cmd += ["--workers", str(workers)]
+    return start(name, cmd, port, workdir, env=env, ready_path="/1/api.js", pin=pin)
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """utime + stime of a process and its children (a `--workers` parent and its workers),
+    in seconds."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid]
+    while pids:
+        p = pids.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rpartition(")")[2].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+        except OSError:
+            continue
+        pids += [int(c) for c in children]
+    return total
