@@ -67,13 +67,17 @@ def wrk(
     xff_offset: int = 0,
     save: Path | None = None,
     pin: bool = True,
+    own_script: str | None = None,
+    threads: int = THREADS,
+    settings: dict[str, str] | None = None,
 ) -> Load:
     """Run wrk against `url` (GET), or POST each line of `bodies` to `path`: once each (the
     thread stops when they run out: size the file for the run), or cycling when `reuse`.
     `xff_prefixes` > 0: each POST comes from another of that many /24s (X-Forwarded-For,
     for a server that trusts loopback), the walk starting `xff_offset` requests in. `save`:
     each pass token the server answers is written to `save`.N (N: the wrk thread)."""
-    env = {**os.environ, "BENCH_LUA_DIR": str(LUA_DIR), "BENCH_THREADS": str(THREADS)}
+    env = {**os.environ, "BENCH_LUA_DIR": str(LUA_DIR), "BENCH_THREADS": str(threads)}
+    env.update(settings or {})
     if bodies is None:
         script = LUA_DIR / "get.lua"
         env["BENCH_HEADER"] = header
@@ -96,14 +100,14 @@ def wrk(
             env["BENCH_SAVE"] = str(save)
     args = [
         "wrk",
-        f"-t{THREADS}",
+        f"-t{threads}",
         f"-c{connections}",
         f"-d{max(1, round(seconds))}s",
         "--latency",
         "--timeout",
         "5s",
         "-s",
-        str(script),
+        str(LUA_DIR / f"{own_script}.lua" if own_script else script),
         url,
     ]
     cmd = pinned(args, CLIENT_CORE) if pin else args

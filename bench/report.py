@@ -271,7 +271,8 @@ def targets(r: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     if r.get("performance"):
         from bench import scaling
 
-        out += scaling.targets(r["performance"], r.get("ceiling_get", {}).get("rps"))
+        perf = {**r["performance"], "ceiling_post": r.get("ceiling_post", {}).get("rps")}
+        out += scaling.targets(perf, r.get("ceiling_get", {}).get("rps"))
     return out
 
 

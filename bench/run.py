@@ -526,6 +526,7 @@ def main(argv: list[str] | None = None) -> int:
         started_perf = time.time()
         results["performance"] = {
             "issued": scaling.issued(WORK, plan.quick),
+            "mixed": scaling.mixed(WORK, plan.quick),
             "scaling": scaling.scaling(WORK, plan.quick),
         }
         results["performance"]["seconds"] = time.time() - started_perf

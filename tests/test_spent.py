@@ -65,3 +65,4 @@ async def test_prune_works_in_chunks(spends) -> None:
     spends.PRUNE_CHUNK = 7
     await asyncio.gather(*(spends.spend(f"k{i}", 10.0) for i in range(30)))
     assert await spends.prune(100.0) == 30
+
