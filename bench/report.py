@@ -21,6 +21,7 @@ ENDPOINTS = [  # (results key, label)
     ("ceiling_post", "ceiling POST (bare Starlette, reads body)"),
     ("api_js", "GET /1/api.js (gzip)"),
     ("challenge", "POST /1/challenge"),
+    ("challenge_fixed", "POST /1/challenge, adaptation off"),
     ("solve", "POST /1/solve (pre-solved)"),
     ("siteverify", "POST /siteverify (fresh tokens)"),
     ("universal", "POST /api/wanda/hcaptcha/universal"),
@@ -526,13 +527,16 @@ def markdown(r: dict[str, Any], charts_made: list[str]) -> str:
         L.append(
             "- **/1/solve:** each body is a distinct challenge signed with the server's own key "
             "(read from its data dir) and solved before the run, sent once (the Lua script stops "
-            "when the file runs out); the site has adaptation off (`--no-adaptive`), or these "
-            "cheap challenges from one address would be renewed as underpriced (the abuse "
-            "section measures /1/challenge with it on). Challenges carry the default "
-            "difficulty's parts but only "
-            "16 expected hashes a part, so tens of thousands can be solved beforehand; the "
-            "server's check is the same work at any threshold (decode, HMAC, 7 SHA-256, the "
-            "single-use write, a token minted)."
+            "when the file runs out). Challenges carry the default difficulty's parts with 16 "
+            "expected hashes a part, the site's base, so tens of thousands can be solved "
+            "beforehand; the server's check is the same work at any threshold (decode, HMAC, one "
+            "SHA-256 a part, the single-use write, the abuse counters, a token minted)."
+        )
+        L.append(
+            "- **The defaults on:** the site has adaptation and the counters on, and every "
+            "/1/challenge and /1/solve request comes from another of 131,072 /24s through a "
+            "trusted `X-Forwarded-For` (one load generator must not escalate its own price); "
+            "the extra row `adaptation off` is a second site with `--no-adaptive`."
         )
         L.append(
             "- **/siteverify:** each body is a fresh token (minted with the server's key, as "

@@ -12,6 +12,7 @@ and every load loop is bounded in time and count.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gzip
 import json
 import math
@@ -29,10 +30,13 @@ from typing import Any
 
 from bench import deps, load, prepare, profile, servers
 from bench.load import Load
+from passgate import challenge, settings
 
 ROOT = servers.ROOT
 WORK = ROOT / "bench" / ".work"
 FORM = "application/x-www-form-urlencoded"
+TRUST_LOOPBACK = {"PASSGATE_TRUSTED_PROXIES": "127.0.0.1"}  # X-Forwarded-For plays the sources
+PREFIXES = 131_072
 SV_OK = '"success":true'
 
 
@@ -186,19 +190,34 @@ def http(plan: Plan, results: dict[str, Any]) -> None:
     data_dir = WORK / "data"
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True)
-    # adaptation off: the pre-solved /1/solve bodies (16 hashes a part, from one address)
-    # would be renewed as underpriced by an adaptive site; the abuse section measures
-    # /1/challenge with adaptation on, from 131,072 prefixes
-    site = prepare.add_site(data_dir, None, None, "--no-adaptive")
+    # The defaults, as a deployment runs: adaptation and the counters on, the load's sources
+    # spread over 131,072 /24s through a trusted X-Forwarded-For (one generator must not
+    # escalate its own price). The site's base is 16 attempts a part (the default's 6 parts),
+    # so that the pre-solved /1/solve bodies are priced right; one extra row has adaptation
+    # off.
+    parts = challenge.parts_for(settings.load(env={}).default_difficulty)
+    site = prepare.add_site(data_dir, None, prepare.WORK_PER_PART * parts)
+    fixed = prepare.add_site(data_dir, None, None, "--no-adaptive", name="fixed")
+    solve_site = dataclasses.replace(site, difficulty=settings.load(env={}).default_difficulty)
     user_token = prepare.universal_setup(data_dir, site)
     ring = prepare.load_ring(data_dir)
-    server = servers.start_passgate(WORK, data_dir)
+    server = servers.start_passgate(WORK, data_dir, env=TRUST_LOOPBACK)
     url = server.url
     ch_body = WORK / "challenge-body.txt"
     ch_body.write_text(prepare.challenge_body(site) + "\n")
+    fixed_body = WORK / "challenge-fixed-body.txt"
+    fixed_body.write_text(prepare.challenge_body(fixed) + "\n")
+    walked = [0]
+
+    def spread() -> int:
+        walked[0] += 150_000
+        return walked[0]
 
     def solve_run(s: float, bodies: Path) -> Load:
-        return load.wrk(url, s, bodies=bodies, path="/1/solve", ok_marker='"token"')
+        return load.wrk(
+            url, s, bodies=bodies, path="/1/solve", ok_marker='"token"',
+            xff_prefixes=PREFIXES, xff_offset=spread(),
+        )  # fmt: skip
 
     def sv_run(s: float, bodies: Path) -> Load:
         return load.wrk(
@@ -208,10 +227,11 @@ def http(plan: Plan, results: dict[str, Any]) -> None:
     def sv_bodies(path: Path, n: int) -> Path:
         return prepare.siteverify_bodies(path, n, site, ring)
 
-    def challenge_run(s: float) -> Load:
+    def challenge_run(s: float, body: Path = ch_body) -> Load:
         return load.wrk(
-            url, s, bodies=ch_body, path="/1/challenge", ok_marker='"challenge"', reuse=True
-        )
+            url, s, bodies=body, path="/1/challenge", ok_marker='"challenge"', reuse=True,
+            xff_prefixes=PREFIXES, xff_offset=spread(),
+        )  # fmt: skip
 
     uni_body = WORK / "universal-body.txt"
     uni_body.write_text(prepare.universal_body(site) + "\n")
@@ -237,8 +257,11 @@ def http(plan: Plan, results: dict[str, Any]) -> None:
             lambda s: load.wrk(url + "/1/api.js", s, header="Accept-Encoding: gzip"),
         )
         results["challenge"] = repeated(plan, "POST /1/challenge", challenge_run)
+        results["challenge_fixed"] = repeated(
+            plan, "POST /1/challenge, adaptation off", lambda s: challenge_run(s, fixed_body)
+        )
         results["solve"] = single_use(
-            plan, "solve", lambda p, n: prepare.solution_bodies(p, n, site, ring), solve_run
+            plan, "solve", lambda p, n: prepare.solution_bodies(p, n, solve_site, ring), solve_run
         )
         results["siteverify"] = single_use(plan, "siteverify", sv_bodies, sv_run)
         half = results["siteverify"]["rps"] / 2
@@ -261,7 +284,7 @@ def http(plan: Plan, results: dict[str, Any]) -> None:
             results["universal_c1"] = {**one.as_dict()}
         results["widget_bytes"] = transferred(url)
         log("solver in headless Chromium")
-        results["solver"] = solver(plan, url, site.sitekey)
+        results["solver"] = solver(plan, url, fixed.sitekey)  # the default difficulty
         results["profiles"] = profiles(
             plan, results, server, sv_bodies, challenge_run, universal_run if user_token else None
         )
