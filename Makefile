@@ -9,13 +9,16 @@ NODE := $(WIDGET)/node_modules/.package-lock.json
 CONSOLE := src/passgate/console
 # The console's npm library (uPlot), served by passgate like the widget's.
 CONSOLE_NODE := $(CONSOLE)/node_modules/.package-lock.json
+OPENAPI := src/passgate/openapi
+# The API reference page's npm library (Redoc), served by passgate like the console's.
+OPENAPI_NODE := $(OPENAPI)/node_modules/.package-lock.json
 # Tools the browser tests load into pages (axe-core), never served.
 TEST_NODE := tests/axe/node_modules/.package-lock.json
 SYSTEM_PACKAGES := chromium redis-server wrk
 
-.PHONY: run serve test test-fast check bench system clean
+.PHONY: run serve test test-fast fuzz check bench system clean
 
-$(STAMP): pyproject.toml $(NODE) $(CONSOLE_NODE)
+$(STAMP): pyproject.toml $(NODE) $(CONSOLE_NODE) $(OPENAPI_NODE)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
@@ -28,6 +31,10 @@ $(NODE): $(WIDGET)/package-lock.json
 $(CONSOLE_NODE): $(CONSOLE)/package-lock.json
 	command -v npm >/dev/null || scripts/ensure-system.sh nodejs npm
 	npm ci --prefix $(CONSOLE) --no-audit --no-fund --loglevel=error
+
+$(OPENAPI_NODE): $(OPENAPI)/package-lock.json
+	command -v npm >/dev/null || scripts/ensure-system.sh nodejs npm
+	npm ci --prefix $(OPENAPI) --no-audit --no-fund --loglevel=error
 
 system:
 	scripts/ensure-system.sh $(SYSTEM_PACKAGES)
@@ -47,6 +54,10 @@ test: $(STAMP) system $(TEST_NODE)
 test-fast: $(STAMP)
 	$(BIN)/pytest -m "not slow and not browser and not multinode"
 
+# schemathesis over every operation, far longer than the run in `make test`.
+fuzz: $(STAMP) system
+	PASSGATE_FUZZ_EXAMPLES=$(or $(EXAMPLES),1000) $(BIN)/pytest tests/test_fuzz.py
+
 check: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
@@ -55,4 +66,4 @@ bench: $(STAMP) system
 	$(BIN)/python -m bench.run $(if $(QUICK),--quick,)
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .mypy_cache $(WIDGET)/node_modules $(CONSOLE)/node_modules tests/axe/node_modules
+	rm -rf $(VENV) data .pytest_cache .mypy_cache $(WIDGET)/node_modules $(CONSOLE)/node_modules $(OPENAPI)/node_modules tests/axe/node_modules

@@ -94,9 +94,14 @@ class LiveServer:
     env: dict[str, str]
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return self.cli_input(None, *args)
+
+    def cli_input(self, stdin: str | None, *args: str) -> subprocess.CompletedProcess[str]:
+        """`passgate ARGS` against this server's data, with `stdin` as its input."""
         return subprocess.run(
             [sys.executable, "-m", "passgate.cli", *args],
             env=self.env,
+            input=stdin,
             capture_output=True,
             text=True,
             check=False,

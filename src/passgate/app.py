@@ -19,14 +19,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Message, Receive, Scope, Send
 
-from passgate import __version__, demo, hotpaths, logs, metrics, siteverify
+from passgate import demo, hotpaths, logs, metrics
+from passgate.openapi import declare, reference
+from passgate.openapi import operations as catalogue
+from passgate.openapi.declare import Operation
 from passgate.service import RING_REFRESH_SECONDS, Service
 from passgate.store import StoreUnavailable
 from passgate.store import stats as stats_store
-from passgate.tokenapi import routes as tokenapi_routes
 from passgate.tokenapi import upkeep as tokenapi_upkeep
 from passgate.web import CORS_HEADERS
-from passgate.widget import assets, endpoints
+from passgate.widget import assets
 
 log = logging.getLogger("passgate")
 
@@ -93,40 +95,6 @@ class PassgateApp:
             if service.metrics is not None:
                 service.metrics.request(route, elapsed)
             logs.access(scope["method"], route, status, elapsed * 1000)
-
-
-async def preflight(request: Request) -> Response:
-    return Response(status_code=204, headers=CORS_HEADERS)
-
-
-async def siteverify_get(request: Request) -> Response:
-    return siteverify.reply(siteverify.failure("bad-request"))
-
-
-async def healthz(request: Request) -> Response:
-    return JSONResponse({"ok": True})
-
-
-async def readyz(request: Request) -> Response:
-    """Ready when every store answers: the database and the spend set (Redis when set)."""
-    service: Service = request.app.state.service
-    stores = await service.ping()
-    warnings = ["untrusted_forwarded_for"] if service.untrusted_forwarded_for else []
-    if not all(stores.values()):
-        body: dict[str, Any] = {"ok": False, "error": "store_unavailable", "stores": stores}
-        return JSONResponse({**body, **({"warnings": warnings} if warnings else {})}, 503)
-    return JSONResponse({"ok": True, **({"warnings": warnings} if warnings else {})})
-
-
-async def index(request: Request) -> Response:
-    return JSONResponse(
-        {
-            "service": "passgate",
-            "version": __version__,
-            "script": "/1/api.js",
-            "verify": "/siteverify",
-        }
-    )
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
@@ -265,30 +233,28 @@ async def _watch_epoch(service: Service) -> None:
         await asyncio.sleep(EPOCH_WATCH_SECONDS)
 
 
-def routes(with_demo: bool) -> list[Route]:
-    table = [
-        Route("/", index),
-        Route("/1/api.js", assets.api_js),
-        Route("/1/secure-api.js", assets.api_js),
-        Route("/1/frame", assets.frame),
-        Route("/1/static/{name}", assets.static),
-        Route("/1/challenge", endpoints.issue_challenge, methods=["POST"]),
-        Route("/1/solve", endpoints.solve, methods=["POST"]),
-        Route("/1/{path:path}", preflight, methods=["OPTIONS"]),
-        Route("/siteverify", siteverify.endpoint, methods=["POST"]),
-        Route("/siteverify", siteverify_get, methods=["GET"]),
-        Route("/healthz", healthz),
-        Route("/readyz", readyz),
+def operations(service: Service, console: bool) -> list[Operation]:
+    """The declared operations this app serves on its public port: the public ones, the
+    OpenAPI document and, when on, its reference page and the console's JSON."""
+    ops = [*catalogue.PUBLIC, catalogue.SPEC]
+    if reference.enabled(service.config):
+        reference.table()  # MissingLibrary at start-up, not at the first page, without npm's
+        ops += catalogue.reference_page()
+    if console:
+        from passgate.console import views
+
+        ops.append(views.STATS)
+    return ops
+
+
+def demo_routes() -> list[Route]:
+    """`passgate demo`'s page and backend: not an API, so not declared."""
+    return [
+        Route("/demo", demo.page),
+        Route("/demo/", demo.page),
+        Route("/demo/static/{name}", demo.static),
+        Route("/demo/verify", demo.verify, methods=["POST"]),
     ]
-    table += tokenapi_routes.routes()  # the token API: docs/token-api.md
-    if with_demo:
-        table += [
-            Route("/demo", demo.page),
-            Route("/demo/", demo.page),
-            Route("/demo/static/{name}", demo.static),
-            Route("/demo/verify", demo.verify, methods=["POST"]),
-        ]
-    return table
 
 
 def console_routes(service: Service) -> list[BaseRoute]:
@@ -347,12 +313,15 @@ def create_app(
 
     assets.table()  # the widget's files, read and compressed now; MissingLibrary without npm's
     handlers: dict[Any, Any] = {404: not_found, 405: method_not_allowed, 500: server_error}
+    ops = operations(service, bool(console))
+    demo_table = demo_routes() if demo_site is not None else []
     app = Starlette(
-        routes=[*routes(demo_site is not None), *console],
+        routes=[*declare.routes(ops), *demo_table, *console],
         exception_handlers=handlers,
         lifespan=lifespan,
     )
     app.state.service = service
+    app.state.operations, app.state.operation_tags = ops, catalogue.TAGS
     if demo_site is not None:
         app.state.demo_sitekey, app.state.demo_secret = demo_site
     return PassgateApp(app)

@@ -6,24 +6,18 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from passgate import siteverify
-from passgate.widget import endpoints
+from passgate.openapi import declare, operations
+from passgate.openapi.declare import Endpoint
 
 log = logging.getLogger("passgate")
 
-Endpoint = Callable[[Request], Awaitable[Response]]
-
-HOT_POSTS: dict[str, Endpoint] = {
-    "/siteverify": siteverify.endpoint,
-    "/1/challenge": endpoints.issue_challenge,
-    "/1/solve": endpoints.solve,
-}
+# Declared `hot` in passgate.openapi.operations: siteverify, /1/challenge and /1/solve.
+HOT_POSTS: dict[str, Endpoint] = declare.hot_posts(operations.PUBLIC)
 
 _FAILED = json.dumps({"error": "internal-error", "message": "internal error"}).encode()
 

@@ -258,6 +258,9 @@ def observers(config: Config) -> tuple[Stats, Metrics | None]:
 
 
 def build(config: Config) -> Service:
+    from passgate.openapi import reference
+
+    reference.enabled(config)  # PASSGATE_API_DOCS: on or off, else SettingsError now
     proxies = trusted_proxies(config)
     stats, metrics = observers(config)
     engine = open_engine(config)

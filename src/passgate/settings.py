@@ -87,6 +87,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("console_host", str, "127.0.0.1", "Address the console's own listener binds to."),
     Setting(
+        "api_docs",
+        str,
+        "on",
+        "The API reference page at /docs/api (docs: README): on or off.",
+    ),
+    Setting(
         "stats",
         str,
         "on",

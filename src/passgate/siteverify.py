@@ -21,6 +21,23 @@ from passgate.web import BadBody, BodyTooLarge, FastJSON, parse_json_object, rea
 FIELDS = ("secret", "response", "remoteip", "sitekey", "rqdata")
 VERBATIM = frozenset({"rqdata"})  # opaque: compared exactly as bound (contract §5)
 MAX_FIELD = 8192
+ERROR_CODES = (  # the contract's table (§5), in its order
+    "missing-input-secret",
+    "invalid-input-secret",
+    "missing-input-response",
+    "invalid-input-response",
+    "expired-input-response",
+    "already-seen-response",
+    "bad-request",
+    "missing-remoteip",
+    "invalid-remoteip",
+    "sitekey-secret-mismatch",
+    "invalid-sitekey",
+    "not-using-dummy-secret",
+    "not-using-dummy-passcode",
+    "rqdata-mismatch",
+    "internal-error",
+)
 _NAME_RE = re.compile(r"[^a-z0-9_]")
 
 
@@ -33,6 +50,11 @@ def failure(*codes: str, **extra: Any) -> dict[str, Any]:
 
 
 INTERFACE = "hcaptcha"
+
+
+async def get(request: Request) -> Response:
+    """`GET /siteverify`: siteverify needs POST, and says so in its own shape."""
+    return reply(failure("bad-request"))
 
 
 async def endpoint(request: Request) -> Response:

@@ -118,7 +118,7 @@ def decode(text: str, ring: KeyRing) -> PassToken:
     try:
         claims = json.loads(b64decode(signed[len(PREFIX) :]))
         signature = b64decode(sig)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested ~1,000 deep
         raise TokenError("malformed") from None
     if not isinstance(claims, dict):
         raise TokenError("malformed")
@@ -154,7 +154,7 @@ def key_id(text: str) -> str | None:
     """The key id a token claims, unauthenticated, or None when unreadable."""
     try:
         claims = json.loads(b64decode(text[len(PREFIX) :].rpartition(".")[0]))
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         return None
     kid = claims.get("k") if isinstance(claims, dict) else None
     return kid if isinstance(kid, str) else None

@@ -20,6 +20,11 @@ CORS_HEADERS = {
 }
 
 
+async def preflight(request: Request) -> Response:
+    """A CORS preflight: any origin may call the widget's endpoints (hCaptcha contract §1)."""
+    return Response(status_code=204, headers=CORS_HEADERS)
+
+
 class BodyTooLarge(Exception):
     pass
 
@@ -54,8 +59,23 @@ async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
 
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
+    """A JSON object body; BadBody when it is not one. A key twice in one object, at any
+    depth, is refused (RFC 7493 §2.3): parsers disagree on which value wins, and a check
+    that reads one value while another component acts on the other can be bypassed."""
+
+    def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        found = dict(pairs)
+        if len(found) != len(pairs):
+            seen: set[str] = set()
+            for name, _ in pairs:
+                if name in seen:
+                    shown = json.dumps(name[:64])  # escaped: it goes into a message
+                    raise BadBody(f"the body has a duplicate key {shown}")
+                seen.add(name)
+        return found
+
     try:
-        data = json.loads(body)
+        data = json.loads(body, object_pairs_hook=unique)
     except (ValueError, UnicodeDecodeError):
         raise BadBody("the body is not JSON") from None
     except RecursionError:  # nested thousands deep: within the size limit, past the parser

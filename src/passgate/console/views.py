@@ -15,6 +15,8 @@ from passgate import __version__, keys
 from passgate.audit import AuditLog
 from passgate.console import assets, auth, charts, pages_keys, pages_sites, render
 from passgate.console.guard import Ctx, form, page
+from passgate.openapi import schemas
+from passgate.openapi.declare import Answer, Operation, Param
 from passgate.sites import SiteRegistry
 from passgate.store import StoreUnavailable
 from passgate.store import stats as stats_store
@@ -102,6 +104,26 @@ async def stats_api(request: Request) -> Response:
         body = {"error": "store_unavailable", "message": "the store did not answer"}
         return render.json_reply(body, 503)
     return render.json_reply(data)
+
+
+STATS = Operation(
+    "GET", "/console/api/stats", stats_api, "consoleStats", "The console overview's numbers",
+    "console",
+    (
+        Answer(200, "The counters over the range (docs/observability.md).",
+               schemas.ref("ConsoleStats")),
+        Answer(400, "`since` is not one of 1h, 24h, 7d, 30d (`bad_request`).",
+               schemas.ref("ConsoleError")),
+        Answer(401, "Not signed in (`not_signed_in`).", schemas.ref("ConsoleError")),
+        Answer(503, "The store did not answer (`store_unavailable`).",
+               schemas.ref("ConsoleError")),
+    ),
+    params=(
+        Param("since", "query", {"enum": list(charts.RANGES)}, "The range (24h)."),
+        Param("site", "query", {"type": "string"}, "Only this sitekey's counters."),
+    ),
+    security=("ConsoleSession",),
+)  # fmt: skip
 
 
 @page
@@ -201,7 +223,7 @@ def routes() -> list[BaseRoute]:
         Route("/console/signin", to_home, methods=get),
         Route("/console/signout", auth.signout, methods=post),
         Route("/console/static/{name}", assets.static, methods=get),
-        Route("/console/api/stats", stats_api, methods=get),
+        STATS.route(),
         Route("/console/sites", pages_sites.sites, methods=get),
         Route("/console/sites", pages_sites.add, methods=post),
         Route("/console/sites/{sitekey}", pages_sites.site, methods=get),

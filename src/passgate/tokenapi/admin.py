@@ -101,6 +101,10 @@ def _str_field(body: dict[str, Any], name: str, required: bool = True) -> str | 
         return None
     if not isinstance(value, str) or not value:
         raise AdminError(400, "invalid_input", f"{name} must be a non-empty string")
+    try:
+        value.encode()
+    except UnicodeEncodeError:  # a lone surrogate (JSON "\ud800"): no store can hold it
+        raise AdminError(400, "invalid_input", f"{name} must be valid Unicode text") from None
     return value
 
 

@@ -78,6 +78,8 @@ def _string(
         return None
     if not isinstance(value, str):
         raise Refusal(BAD_INPUT, f"{name} must be a string")
+    if not _unicode(value):  # a lone surrogate (JSON `"\ud800"`) no store can hold
+        raise Refusal(BAD_INPUT, f"{name} must be valid Unicode text")
     if not verbatim:
         value = value.strip()
     if len(value) > limit:
@@ -85,6 +87,14 @@ def _string(
     if required and not value:
         raise Refusal(BAD_INPUT, f"{name} is required")
     return value or None
+
+
+def _unicode(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _flag(body: Mapping[str, Any], name: str) -> bool:

@@ -84,7 +84,12 @@ def parse_expiry(text: str) -> float:
         raise GrantError(f"not an ISO 8601 time: {text!r} (e.g. 2026-12-31T23:59:00Z)") from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return when.timestamp()
+    try:  # 9999-12-31T23:59-14:00 is in year 10000 in UTC, which iso() cannot show
+        stamp = when.timestamp()
+        datetime.fromtimestamp(stamp, UTC)
+    except (ValueError, OverflowError, OSError):
+        raise GrantError(f"not a time from year 1 to 9999 in UTC: {text!r}") from None
+    return stamp
 
 
 def check_burst(burst: int) -> int:

@@ -56,6 +56,8 @@ async def authenticate(service: Service, presented: str | None) -> ApiKey:
     """The active key behind a `User-Token` / `api_token`; raises Refusal (401 or 503)."""
     if presented is None or not isinstance(presented, str) or not presented.strip():
         raise Refusal(MISSING_KEY)
+    if not presented.isascii():  # key tokens are ASCII; a lone surrogate could not be hashed
+        raise Refusal(UNKNOWN_KEY)
     try:
         key = await db.run(ApiKeyRegistry(service.engine).authenticate, presented.strip())
     except StoreUnavailable:

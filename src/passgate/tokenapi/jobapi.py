@@ -58,7 +58,7 @@ def error_reply(
 def _job_id(value: object) -> int:
     if isinstance(value, bool):
         raise Refusal(BAD_INPUT, "job_id must be an integer")
-    if isinstance(value, int):
+    if isinstance(value, int) and -(2**63) <= value < 2**63:  # the store's integer range
         return value
     if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 19:
         return int(value.strip())

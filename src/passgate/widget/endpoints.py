@@ -25,6 +25,8 @@ from passgate.web import (
 MAX_RQDATA = 4096
 PROTOCOL = 2  # the widget protocol: `v` in /1/challenge; 2 knows `algorithm` and `params`
 TEST_LIFETIME = 120
+# The error codes these endpoints answer, among the widget's error-callback codes (contract §3).
+WIDGET_ERRORS = ("invalid-data", "challenge-error", "network-error")
 
 
 def ok(body: dict[str, Any]) -> Response:
