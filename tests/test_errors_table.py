@@ -46,11 +46,18 @@ SECTIONS: dict[str, set[str]] = {
     "POST /api/getJobResult": {"job"},
     "GET /api/admin/keys": {"ok"},
     "POST /api/admin/keys": {"ok"},
+    "POST /api/admin/keys/{name}/revoke": {"ok"},
+    "GET /api/admin/grants": {"ok"},
     "POST /api/admin/grants": {"ok"},
+    "DELETE /api/admin/grants/{name}/{sitekey}": {"ok"},
+    "GET /api/admin/sites": {"ok"},
     "PATCH /api/admin/sites/{sitekey}": {"ok"},
     "GET /api/admin/records": {"ok"},
     "GET /healthz": {"ok"},
     "GET /readyz": {"ok"},
+    "GET /": {"success"},
+    "GET /openapi.json": {"success"},
+    "GET /docs/api": {"error"},  # an HTML page; its static files' 404 is `{"error"}`
     "GET /console/api/stats": {"error"},
     "Any other path or method": {"error", "ok"},
 }

@@ -21,6 +21,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core import NOT_SET
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_headers_conformance,
@@ -31,6 +32,7 @@ from schemathesis.specs.openapi.checks import (
 from passgate.console import views
 from passgate.openapi import document, operations
 from tests.conftest import LiveServer, start_server
+from tests.tokenapi_helpers import UNIVERSAL
 
 pytestmark = pytest.mark.slow
 
@@ -52,6 +54,26 @@ class Target:
     api_key: str
     admin: str
     session: str
+    tokens: list[str]  # minted for the demo site, each verifiable once
+    record_id: str  # one of the key's records
+    job_id: int  # one of the key's jobs
+
+
+REFERER = "http://localhost/"  # a hostname of the demo site
+
+
+def _mint(base: str, key: str, sitekey: str, count: int) -> tuple[list[str], str, int]:
+    """`count` tokens through the universal call, a record id, and a job's id."""
+    tokens, record = [], ""
+    with httpx.Client(base_url=base, headers={"User-Token": key}) as c:
+        for _ in range(count):
+            r = c.post(UNIVERSAL, json={"sitekey": sitekey, "referer": REFERER})
+            assert r.status_code == 200, r.text
+            tokens.append(r.json()["data"]["generated_pass_UUID"])
+            record = r.json()["id"]
+        job = {"type_job_id": 11, "website_url": REFERER, "website_key": sitekey}
+        created = c.post("/api/createJob", json={"api_token": key, "data": job}).json()
+    return tokens, record, int(created["job_id"])
 
 
 def _cli(server: LiveServer, *args: str, stdin: str | None = None) -> str:
@@ -76,12 +98,13 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     try:
         key = _cli(server, "key", "add", "--name", "fuzz")
         key = key if key.startswith("pgk_") else re.findall(r"pgk_\S+", key)[0]
-        _cli(
-            server, "grant", "add", "--key", "fuzz", "--site", server.sitekey, "--rate", "6000/min"
-        )
+        grant = ("grant", "add", "--key", "fuzz", "--site", server.sitekey)
+        _cli(server, *grant, "--rate", "60000/min", "--burst", "1000")
         admin = re.findall(r"\S{20,}", _cli(server, "admin-token"))[-1]
         _cli(server, "user", "add", "fuzz", "--role", "owner", "--password-stdin", stdin=PASSWORD)
-        yield Target(server, key, admin, _console_session(server.base_url))
+        session = _console_session(server.base_url)
+        tokens, record, job = _mint(server.base_url, key, server.sitekey, EXAMPLES * 2)
+        yield Target(server, key, admin, session, tokens, record, job)
     finally:
         server.process.terminate()
         server.process.wait(timeout=10)
@@ -98,32 +121,50 @@ SCHEMA = schemathesis.openapi.from_dict(DOCUMENT)
 OPERATIONS = [found.ok() for found in SCHEMA.get_all_operations()]
 
 
-def _even(value: Any) -> bool:
-    """Half the generated cases, decided by the case itself (so a failure reproduces)."""
-    return len(repr(value)) % 2 == 0
+SEEN: dict[str, set[int]] = {}  # operation -> the statuses it answered while fuzzed
 
 
-def credentials(case: Any, target: Target) -> dict[str, str]:
-    """Valid credentials, in half the cases: headers to send; the body is changed in place."""
-    headers: dict[str, str] = {}
-    body = case.body if isinstance(case.body, dict) else None
-    valid = _even(case.body) ^ _even(case.query)
+def with_credentials(case: Any) -> list[bool]:
+    """Valid credentials in half the generated cases, decided by the case itself (so a
+    failure reproduces); a case with nothing generated (no body, query or path value) is
+    the only one of its operation, and is sent both ways."""
+    body = None if case.body is NOT_SET else case.body
+    parts = (body, case.query, case.path_parameters)
+    if not any(parts):
+        return [False, True]  # without first: the valid run changes the case
+    return [len(repr(parts)) % 2 == 0]
+
+
+def credentials(case: Any, target: Target, valid: bool) -> dict[str, str]:
+    """With `valid`, valid credentials: headers to send; the body is changed in place, with
+    what reaches the success paths (the demo site's sitekey, an allowed referer, a real
+    token, record or job)."""
     if not valid:
-        return headers
+        return {}
     path = case.operation.path
-    headers["User-Token"] = target.api_key
-    headers["Authorization"] = "Bearer " + target.admin
+    body = case.body if isinstance(case.body, dict) else None
     case.cookies = {**(case.cookies or {}), "passgate_console": target.session}
+    if path == "/api/records/{record_id}":
+        case.path_parameters = {"record_id": target.record_id}
     if body is not None:
         if path in ("/api/createJob", "/api/getJobResult"):
             body["api_token"] = target.api_key
+        if path == "/api/getJobResult":
+            body["job_id"] = target.job_id
         if path == "/siteverify":
             body["secret"] = target.server.secret
+            if target.tokens:
+                body["response"] = target.tokens.pop()
+            body.pop("sitekey", None)
+            body.pop("rqdata", None)
+            body.pop("remoteip", None)
         if path == "/1/challenge":
-            body["sitekey"] = target.server.sitekey
+            body.update(sitekey=target.server.sitekey, host="localhost")
+        if path == UNIVERSAL:
+            body.update(sitekey=target.server.sitekey, referer=REFERER)
         if isinstance(body.get("data"), dict):
-            body["data"]["website_key"] = target.server.sitekey
-    return headers
+            body["data"].update(website_key=target.server.sitekey, website_url=REFERER)
+    return {"User-Token": target.api_key, "Authorization": "Bearer " + target.admin}
 
 
 def test_the_live_server_serves_the_fuzzed_document(target: Target) -> None:
@@ -158,15 +199,42 @@ def test_no_operation_answers_outside_the_document(
         database=None,
     )
     def fuzz(case: Any) -> None:
-        headers = {**(case.headers or {}), **credentials(case, target)}
+        for valid in with_credentials(case):
+            send(case, valid)
+
+    def send(case: Any, valid: bool) -> None:
+        headers = {**(case.headers or {}), **credentials(case, target, valid)}
+        case.headers = headers  # the case's own (generated) headers win over call()'s
         response = case.call(
             base_url=target.server.base_url, headers=headers, timeout=MAX_SECONDS * 2
         )
+        SEEN.setdefault(operation.label, set()).add(response.status_code)
         case.validate_response(response, checks=CHECKS, headers=headers)
         elapsed = float(response.elapsed)
         assert elapsed < MAX_SECONDS, f"{operation.label} took {elapsed:.1f} s"
 
     fuzz()
+
+
+def test_the_fuzzing_reached_success_answers() -> None:
+    """The credentialed half reaches the success paths, not only refusals (checked for the
+    operations fuzzed in this session)."""
+    wanted = {
+        "POST /siteverify": 200,  # a token verified (siteverify answers 200 in any case)
+        "POST /1/challenge": 200,
+        "POST /api/wanda/hcaptcha/universal": 200,
+        "GET /api/records/{record_id}": 200,
+        "POST /api/createJob": 200,
+        "POST /api/getJobResult": 200,
+        "GET /api/admin/keys": 200,
+        "GET /console/api/stats": 200,
+    }
+    for label, status in wanted.items():
+        if label in SEEN:
+            assert status in SEEN[label], f"{label} never answered {status}: {SEEN[label]}"
+    for label in ("GET /api/admin/keys", "GET /api/records/{record_id}"):
+        if label in SEEN:
+            assert 401 in SEEN[label], f"{label} was never fuzzed without credentials"
 
 
 def test_the_fuzzing_reaches_success_paths(target: Target) -> None:

@@ -37,9 +37,10 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused past `limit` bytes without reading the rest."""
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        if not (declared.isascii() and declared.isdigit()):  # not `²` (latin-1 0xB2)
             raise BadBody("bad Content-Length")
-        if int(declared) > limit:
+        digits = declared.lstrip("0") or "0"  # int() refuses more than 4,300 digits
+        if len(digits) > 18 or int(digits) > limit:
             raise BodyTooLarge()
     chunks = []
     size = 0
@@ -61,7 +62,8 @@ async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
 def parse_json_object(body: bytes) -> dict[str, Any]:
     """A JSON object body; BadBody when it is not one. A key twice in one object, at any
     depth, is refused (RFC 7493 §2.3): parsers disagree on which value wins, and a check
-    that reads one value while another component acts on the other can be bypassed."""
+    that reads one value while another component acts on the other can be bypassed.
+    `NaN`, `Infinity` and `-Infinity`, which Python's json takes, are refused: not JSON."""
 
     def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         found = dict(pairs)
@@ -74,8 +76,11 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
                 seen.add(name)
         return found
 
+    def constant(name: str) -> Any:
+        raise BadBody("the body is not JSON: NaN and Infinity are not JSON")
+
     try:
-        data = json.loads(body, object_pairs_hook=unique)
+        data = json.loads(body, object_pairs_hook=unique, parse_constant=constant)
     except (ValueError, UnicodeDecodeError):
         raise BadBody("the body is not JSON") from None
     except RecursionError:  # nested thousands deep: within the size limit, past the parser

@@ -62,7 +62,6 @@ def build(operations: Iterable[Operation], tags: dict[str, str]) -> dict[str, An
             "title": "passgate",
             "version": __version__,
             "description": DESCRIPTION,
-            "license": {"name": "MIT", "identifier": "MIT"},
         },
         "tags": [
             {"name": name, "description": text} for name, text in tags.items() if name in used

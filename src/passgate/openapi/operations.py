@@ -69,8 +69,14 @@ def _universal(*statuses: int) -> tuple[Answer, ...]:
         503: "The store is unavailable.",
     }
     retry = {"Retry-After": {"type": "string", "pattern": "^[0-9]+$"}}
+    found = s.ref("RecordFound" if 404 in statuses else "UniversalSuccess")
     return tuple(
-        Answer(n, meaning[n], s.ref("UniversalAnswer"), headers=retry if n == 429 else {})
+        Answer(
+            n,
+            meaning[n],
+            found if n == 200 else s.ref("UniversalFailure"),
+            headers=retry if n == 429 else {},
+        )
         for n in statuses
     )
 
@@ -189,7 +195,7 @@ PUBLIC: tuple[Operation, ...] = (
     Operation(
         "GET", "/readyz", health.readyz, "readyz", "Ready: every store answers", HEALTH,
         (Answer(200, "Every store answers.", s.READY),
-         Answer(503, "A store does not answer; `stores` says which.", s.READY)),
+         Answer(503, "A store does not answer; `stores` says which.", s.NOT_READY)),
     ),
     Operation(
         "POST", "/api/wanda/hcaptcha/universal", universal.endpoint, "universal",
@@ -265,8 +271,8 @@ PUBLIC: tuple[Operation, ...] = (
         params=(
             _query("key", "Only this key's."),
             _query("site", "Only this sitekey's."),
-            Param("limit", "query", {"type": "string", "pattern": "^[0-9]+$"},
-                  "At most this many (100; up to 1000)."),
+            Param("limit", "query", {"type": "string", "pattern": "^[0-9]{1,6}$"},
+                  "At most this many (100; above 1000 gives 1000)."),
         ),
         security=ADMIN_AUTH,
     ),

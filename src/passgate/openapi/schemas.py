@@ -11,7 +11,7 @@ from typing import Any
 from passgate import algorithms
 from passgate.openapi.declare import Schema
 from passgate.siteverify import ERROR_CODES, MAX_FIELD
-from passgate.tokenapi import fields
+from passgate.tokenapi import fields, outcomes
 from passgate.widget.endpoints import MAX_RQDATA, WIDGET_ERRORS
 
 STRING = {"type": "string"}
@@ -148,8 +148,8 @@ _OPTIONS = {
     "domain": _limited(fields.MAX_DOMAIN, "The verify host the caller will use; recorded."),
     "proxy": _limited(fields.MAX_PROXY, "`ip:port`, `user:pwd@ip:port` or `scheme://ip:port`."),
     "region": _limited(fields.MAX_REGION, "Recorded."),
-    "invisible": {"type": ["boolean", "integer"], "description": "Recorded in the token's mode."},
-    "need_ekey": {"type": ["boolean", "integer"], "description": "Also return the ekey."},
+    "invisible": {"oneOf": [BOOL, {"enum": [0, 1]}], "description": "Recorded in the mode."},
+    "need_ekey": {"oneOf": [BOOL, {"enum": [0, 1]}], "description": "Also return the ekey."},
 }
 UNIVERSAL_REQUEST = {
     **obj(
@@ -175,20 +175,35 @@ RECORD = closed(
     | {"job_id": {"type": ["integer", "null"]}, "token_id": NULLABLE_STRING},
     id=STRING,
     kind={"enum": ["universal", "job"]},
-    outcome={**STRING, "description": "`ok`, `running`, or the refusal's code."},
+    outcome={
+        "enum": sorted(
+            {o.code for o in vars(outcomes).values() if isinstance(o, outcomes.Outcome)}
+        ),
+        "description": "`ok`, `running`, or the refusal's code.",
+    },
     http_status=INT,
     cost={"type": "string", "pattern": r"^\d+\.\d{2}ms$"},
     created_at=ISO_TIME,
     key=NULLABLE_STRING,
 )
-UNIVERSAL_ANSWER = closed(
-    ["status", "msg", "id", "data", "cost"],
-    status={"enum": [0, 1], "description": "1 success, 0 failure."},
-    msg={**STRING, "description": "English; Simplified Chinese when Accept-Language prefers zh."},
-    id={**STRING, "description": "This call's record id."},
-    data={"oneOf": [{"type": "null"}, ref("UniversalData"), ref("Record")]},
-    cost={"type": "string", "pattern": r"^\d+\.\d{2}ms$", "description": "Server time, ms."},
-)
+
+
+def universal_answer(ok: bool, data: Schema) -> Schema:
+    """The universal call's one shape (`status`, `msg`, `id`, `data`, `cost`): `status` 1
+    and `data` on success, `status` 0 and `data: null` otherwise."""
+    return closed(
+        ["status", "msg", "id", "data", "cost"],
+        status={"const": 1 if ok else 0, "description": "1 success, 0 failure."},
+        msg={**STRING, "description": "English; Chinese when Accept-Language prefers zh."},
+        id={**STRING, "description": "This call's record id."},
+        data=data,
+        cost={"type": "string", "pattern": r"^\d+\.\d{2}ms$", "description": "Server time, ms."},
+    )
+
+
+UNIVERSAL_SUCCESS = universal_answer(True, ref("UniversalData"))
+RECORD_FOUND = universal_answer(True, ref("Record"))
+UNIVERSAL_FAILURE = universal_answer(False, {"type": "null"})
 CREATE_JOB_REQUEST = {
     **obj(
         api_token={**STRING, "description": "The API key."},
@@ -210,20 +225,26 @@ JOB_CREATED = closed(
 JOB_RESULT_REQUEST = {
     **obj(
         api_token={**STRING, "description": "The API key that created the job."},
-        job_id={"type": ["integer", "string"], "description": "From createJob."},
+        job_id={
+            "oneOf": [INT, {"type": "string", "pattern": "^[0-9]{1,18}$"}],
+            "description": "From createJob.",
+        },
     ),
     "required": ["api_token", "job_id"],
 }
-JOB_RESULT = closed(
-    ["error", "status", "result"],
-    {
-        "ekey": {**STRING, "description": "On success, with `need_ekey`."},
-        "message": {**MESSAGE, "description": "Why the job failed."},
-    },
-    error={"const": False},
-    status={"enum": ["running", "success", "fail"]},
-    result={**STRING, "description": "The pass token on success, else empty."},
-)
+JOB_RESULT = {
+    "oneOf": [
+        closed(["error", "status", "result"], error={"const": False},
+               status={"const": "running"}, result={"const": ""}),
+        closed(["error", "status", "result"],
+               {"ekey": {**STRING, "description": "With `need_ekey`."}},
+               error={"const": False}, status={"const": "success"},
+               result={**STRING, "minLength": 1, "description": "The pass token."}),
+        closed(["error", "status", "result", "message"], error={"const": False},
+               status={"const": "fail"}, result={"const": ""},
+               message={**MESSAGE, "description": "Why the job failed."}),
+    ]
+}  # fmt: skip
 JOB_ERROR = closed(["error", "message"], error={"const": True}, message=MESSAGE)
 
 # --- the admin API (docs/token-api.md) -------------------------------------------------
@@ -283,7 +304,11 @@ GRANT_REQUEST = {
         site=STRING,
         rate={"type": ["string", "number"], "description": "`60/min`, `2/s`, `600/hour`."},
         burst=INT,
-        expires={**ISO_TIME, "description": "ISO 8601; without an offset, UTC."},
+        expires={
+            "type": ["string", "null"],
+            "description": "ISO 8601, e.g. 2027-01-01T00:00:00Z; without an offset, UTC; "
+            "null or absent: never.",
+        },
     ),
     "required": ["key", "site"],
 }
@@ -297,14 +322,18 @@ def admin_ok(**props: Any) -> Schema:
 # --- health and the console ------------------------------------------------------------
 
 HEALTH = closed(["ok"], ok={"const": True})
-READY = closed(
-    ["ok"],
-    {
-        "error": {"const": "store_unavailable"},
-        "stores": {"type": "object", "additionalProperties": BOOL},
-        "warnings": {"type": "array", "items": {"enum": ["untrusted_forwarded_for"]}},
+_WARNINGS = {"warnings": {"type": "array", "items": {"enum": ["untrusted_forwarded_for"]}}}
+READY = closed(["ok"], _WARNINGS, ok={"const": True})
+NOT_READY = closed(
+    ["ok", "error", "stores"],
+    _WARNINGS,
+    ok={"const": False},
+    error={"const": "store_unavailable"},
+    stores={
+        "type": "object",
+        "additionalProperties": BOOL,
+        "description": "Each store (database, spends) and whether it answered.",
     },
-    ok=BOOL,
 )
 INDEX = closed(
     ["service", "version", "script", "verify"],
@@ -351,7 +380,9 @@ COMPONENTS: dict[str, Schema] = {
     "UniversalRequest": UNIVERSAL_REQUEST,
     "UniversalData": UNIVERSAL_DATA,
     "Record": RECORD,
-    "UniversalAnswer": UNIVERSAL_ANSWER,
+    "UniversalSuccess": UNIVERSAL_SUCCESS,
+    "RecordFound": RECORD_FOUND,
+    "UniversalFailure": UNIVERSAL_FAILURE,
     "CreateJobRequest": CREATE_JOB_REQUEST,
     "JobCreated": JOB_CREATED,
     "JobResultRequest": JOB_RESULT_REQUEST,

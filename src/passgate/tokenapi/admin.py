@@ -30,8 +30,10 @@ from passgate.tokenapi.grants import (
     parse_expiry,
     parse_rate,
 )
-from passgate.tokenapi.records import RecordLog
+from passgate.tokenapi.records import MAX_LIST, RecordLog
 from passgate.web import BadBody, BodyTooLarge, client_ip, read_json_object
+
+MAX_LIMIT_DIGITS = 6  # records' `limit`
 
 
 class AdminError(Exception):
@@ -170,8 +172,15 @@ async def _remove_grant(request: Request, service: Service) -> Response:
 async def _list_records(request: Request, service: Service) -> Response:
     q = request.query_params
     limit = q.get("limit", "100")
-    if not limit.isdigit():
-        raise AdminError(400, "invalid_input", "limit must be a whole number")
+    # ASCII digits only (isdigit alone takes `²`, which int() refuses), and few of them
+    # (int() refuses more than 4,300); RecordLog.list caps the number at MAX_LIST.
+    if not (limit.isascii() and limit.isdigit() and len(limit) <= MAX_LIMIT_DIGITS):
+        raise AdminError(
+            400,
+            "invalid_input",
+            f"limit must be a whole number of at most {MAX_LIMIT_DIGITS} digits"
+            f" (more than {MAX_LIST} gives {MAX_LIST})",
+        )
     found = await db.run(RecordLog(service.engine).list, q.get("key"), q.get("site"), int(limit))
     return _json({"ok": True, "records": [r.public() for r in found]})
 

@@ -144,7 +144,8 @@ def proxy_ip(text: str) -> str:
         host, sep, port = hostport[1:].partition("]:")
     else:
         host, sep, port = hostport.rpartition(":")
-    if not sep or not port.isdigit() or not 1 <= int(port) <= 65535:
+    ascii_port = port.isascii() and port.isdigit() and len(port) <= 5  # not `²`, not `١`
+    if not sep or not ascii_port or not 1 <= int(port) <= 65535:
         raise bad
     address = addresses.canonical(host)
     if address is None:

@@ -56,12 +56,16 @@ def error_reply(
 
 
 def _job_id(value: object) -> int:
+    """An integer, or a string of 1 to 18 ASCII digits (str.isdigit alone takes `²`, which
+    int() refuses, and `١`, which it reads as 1)."""
     if isinstance(value, bool):
         raise Refusal(BAD_INPUT, "job_id must be an integer")
     if isinstance(value, int) and -(2**63) <= value < 2**63:  # the store's integer range
         return value
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 19:
-        return int(value.strip())
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isascii() and text.isdigit() and len(text) < 19:  # below 2**63
+            return int(text)
     raise Refusal(BAD_INPUT, "job_id must be an integer")
 
 
