@@ -19,7 +19,7 @@ DEFAULT_RATE = "60/min"
 DEFAULT_BURST = 10
 MAX_RATE_PER_MIN = 1_000_000.0
 MAX_BURST = 1_000_000
-_RATE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*([a-z]+))?\s*$")
+_RATE_RE = re.compile(r"^\s*([0-9]{1,9}(?:\.[0-9]{1,9})?)\s*(?:/\s*([a-z]+))?\s*$", re.ASCII)
 _PER_MINUTE = {
     "s": 60.0, "sec": 60.0, "second": 60.0,
     "m": 1.0, "min": 1.0, "minute": 1.0,
