@@ -7,8 +7,9 @@ import time
 import httpx
 import pytest
 
-from passgate import siteverify, token
+from passgate import token
 from passgate.service import Service
+from passgate.siteverify import hcaptcha
 from tests.conftest import SiteCreds, earn_token
 
 pytestmark = pytest.mark.anyio
@@ -83,7 +84,7 @@ async def test_per_site_lifetime_is_honoured(client, service: Service, site: Sit
     earned = await earn_token(client, site.sitekey)
     assert earned["expires_in"] == 10
     params = {"secret": site.secret, "response": earned["token"]}
-    late = await siteverify.verify(service, params, now=time.time() + 11)
+    late = await hcaptcha.verify_params(service, params, now=time.time() + 11)
     assert late["error-codes"] == ["expired-input-response"]
 
 

@@ -8,10 +8,39 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 from dataclasses import dataclass
 
 from passgate.signing import KeyRing, b64decode, b64encode, sign, verify
+
+HCAPTCHA, TURNSTILE, RECAPTCHA = "hcaptcha", "turnstile", "recaptcha"
+INTERFACES = (HCAPTCHA, TURNSTILE, RECAPTCHA)
+MAX_CDATA = 255  # characters (Turnstile's limit on cData)
+_ACTION = {  # what each interface lets a page bind as its action
+    TURNSTILE: re.compile(r"[A-Za-z0-9_-]{1,32}", re.ASCII),  # Turnstile's documented rule
+    RECAPTCHA: re.compile(r"[A-Za-z0-9/_]{1,100}", re.ASCII),  # reCAPTCHA v3's
+}
+ANY_ACTION = re.compile(r"[A-Za-z0-9/_-]{1,100}", re.ASCII)  # the token API's: either kind
+
+
+class BindingError(ValueError):
+    """An action or cData a page or a caller cannot bind (its message says why)."""
+
+
+def check_bindings(interface: str, action: str, cdata: str) -> None:
+    """Refuse an action or cData the interface does not allow; "" binds nothing.
+    Raises BindingError."""
+    if interface not in INTERFACES:
+        raise BindingError(f"interface must be one of {', '.join(INTERFACES)}")
+    if action:
+        rule = _ACTION.get(interface)
+        if rule is None or not rule.fullmatch(action):
+            allowed = "no action" if rule is None else f"an action matching {rule.pattern}"
+            raise BindingError(f"{interface} takes {allowed}")
+    if cdata and (interface != TURNSTILE or len(cdata) > MAX_CDATA):
+        raise BindingError(f"cdata is Turnstile's, at most {MAX_CDATA} characters")
+
 
 PREFIX = "P1_"
 MAX_ENCODED = 4096
@@ -37,6 +66,9 @@ class PassToken:
     score: float | None = None  # risk, 0.0-1.0 (abuse.score); None: minted before scores
     reasons: tuple[str, ...] = ()  # score_reason codes (abuse.score.REASONS)
     markers: tuple[str, ...] = ()  # automation markers the widget reported (never stored)
+    interface: str = HCAPTCHA  # which interface's widget or call earned it (INTERFACES)
+    action: str = ""  # bound by the page (Turnstile `action`, reCAPTCHA v3 action)
+    cdata: str = ""  # bound by the page (Turnstile `cData`)
 
     @property
     def expires_ms(self) -> int:
@@ -64,6 +96,9 @@ def mint(
     score: float | None = None,
     reasons: tuple[str, ...] = (),
     markers: tuple[str, ...] = (),
+    interface: str = HCAPTCHA,
+    action: str = "",
+    cdata: str = "",
 ) -> PassToken:
     return PassToken(
         jti=secrets.token_hex(16),
@@ -79,6 +114,9 @@ def mint(
         score=score,
         reasons=reasons,
         markers=markers,
+        interface=interface,
+        action=action,
+        cdata=cdata,
     )
 
 
@@ -105,6 +143,12 @@ def encode(tok: PassToken, ring: KeyRing) -> str:
         claims["sr"] = list(tok.reasons)
     if tok.markers:
         claims["a"] = list(tok.markers)
+    if tok.interface != HCAPTCHA:  # absent: hCaptcha's, as every token before interfaces
+        claims["f"] = tok.interface
+    if tok.action:
+        claims["ac"] = tok.action
+    if tok.cdata:
+        claims["cd"] = tok.cdata
     payload = b64encode(json.dumps(claims, separators=(",", ":")).encode())
     signed = PREFIX + payload
     return signed + "." + b64encode(sign(ring.current_key, signed.encode()))
@@ -144,6 +188,9 @@ def decode(text: str, ring: KeyRing) -> PassToken:
             score=None if claims.get("sc") is None else _int(claims["sc"]) / 100,
             reasons=_strs(claims.get("sr")),
             markers=_strs(claims.get("a")),
+            interface=_opt_str(claims.get("f")) or HCAPTCHA,
+            action=_opt_str(claims.get("ac")) or "",
+            cdata=_opt_str(claims.get("cd")) or "",
         )
     except (KeyError, TypeError):
         raise TokenError("malformed") from None

@@ -8,8 +8,9 @@ from pathlib import Path
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from passgate import siteverify
+from passgate import verify as core
 from passgate.service import Service
+from passgate.siteverify import hcaptcha
 from passgate.web import BadBody, BodyTooLarge, client_ip
 from passgate.widget.assets import AssetTable, table
 
@@ -44,10 +45,10 @@ async def verify(request: Request) -> Response:
     """The demo's backend: what a site's form handler does with the posted token."""
     service: Service = request.app.state.service
     try:
-        params = await siteverify.read_params(request, service.config.max_body_bytes)
+        params = await core.read_params(request, service.config.max_body_bytes)
     except (BadBody, BodyTooLarge):
-        return JSONResponse({"accepted": False, "siteverify": siteverify.failure("bad-request")})
-    outcome = await siteverify.verify(
+        return JSONResponse({"accepted": False, "siteverify": hcaptcha.failure("bad-request")})
+    outcome = await hcaptcha.verify_params(
         service,
         {
             "secret": request.app.state.demo_secret,

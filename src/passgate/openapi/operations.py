@@ -4,10 +4,11 @@ JSON endpoint beside its handler (passgate.console.views.STATS)."""
 
 from __future__ import annotations
 
-from passgate import health, siteverify, web
+from passgate import health, verify, web
 from passgate.openapi import document
 from passgate.openapi import schemas as s
 from passgate.openapi.declare import FORM, JSON, MULTIPART, Answer, Operation, Param
+from passgate.siteverify import hcaptcha
 from passgate.tokenapi import admin, jobapi, universal
 from passgate.widget import assets, endpoints
 
@@ -113,7 +114,7 @@ def _query(name: str, text: str) -> Param:
 
 
 SITEVERIFY_PARAMS = tuple(
-    _query(name, f"`{name}`, when not in the body.") for name in siteverify.FIELDS
+    _query(name, f"`{name}`, when not in the body.") for name in verify.FIELDS
 )
 
 PUBLIC: tuple[Operation, ...] = (
@@ -173,7 +174,7 @@ PUBLIC: tuple[Operation, ...] = (
         in_spec=False, why="a catch-all path, which OpenAPI paths cannot express",
     ),
     Operation(
-        "POST", "/siteverify", siteverify.endpoint, "siteverify", "Verify a pass token, once",
+        "POST", "/siteverify", hcaptcha.endpoint, "siteverify", "Verify a pass token, once",
         VERIFY,
         (Answer(200, "Always 200, failures included: an unreadable request answers "
                      "`bad-request`.", s.ref("SiteverifyAnswer")),),
@@ -185,7 +186,7 @@ PUBLIC: tuple[Operation, ...] = (
         params=SITEVERIFY_PARAMS, hot=True,
     ),
     Operation(
-        "GET", "/siteverify", siteverify.get, "siteverifyGet", "Siteverify needs POST", VERIFY,
+        "GET", "/siteverify", hcaptcha.get, "siteverifyGet", "Siteverify needs POST", VERIFY,
         (Answer(200, "Always `bad-request`.", s.ref("SiteverifyFailure")),),
     ),
     Operation(

@@ -10,8 +10,9 @@ from typing import Any
 
 from passgate import algorithms
 from passgate.openapi.declare import Schema
-from passgate.siteverify import ERROR_CODES, MAX_FIELD
+from passgate.siteverify.hcaptcha import ERROR_CODES
 from passgate.tokenapi import fields, outcomes
+from passgate.verify import MAX_FIELD
 from passgate.widget.endpoints import MAX_RQDATA, WIDGET_ERRORS
 
 STRING = {"type": "string"}
