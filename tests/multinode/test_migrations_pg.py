@@ -1,5 +1,6 @@
 """Alembic migrations on PostgreSQL: a store of the previous release (0003) upgrades to
-abuse resistance (0004) in place, as on SQLite (tests/test_migrations.py)."""
+abuse resistance (0004) in place, as on SQLite (tests/test_migrations.py); and so on to the
+console (0007) and siteverify idempotency (0008, tests/test_idempotency_store.py)."""
 
 from __future__ import annotations
 
@@ -29,5 +30,16 @@ def test_console_migration_from_the_previous_schema(stores: Stores) -> None:
     try:
         upgrade_0003_store_with_a_site(engine)
         check_console_upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+def test_idempotency_migration_from_the_previous_schema(stores: Stores) -> None:
+    from tests.test_idempotency_store import check_idempotency_upgrade
+
+    engine = make_engine(stores.pg.create_database("passgate_migrate_0008"))
+    try:
+        upgrade_0003_store_with_a_site(engine)
+        check_idempotency_upgrade(engine)
     finally:
         engine.dispose()

@@ -4,11 +4,11 @@ JSON endpoint beside its handler (passgate.console.views.STATS)."""
 
 from __future__ import annotations
 
-from passgate import health, verify, web
+from passgate import checksiteconfig, health, verify, web
 from passgate.openapi import document
 from passgate.openapi import schemas as s
 from passgate.openapi.declare import FORM, JSON, MULTIPART, Answer, Operation, Param
-from passgate.siteverify import hcaptcha
+from passgate.siteverify import hcaptcha, recaptcha, turnstile
 from passgate.tokenapi import admin, jobapi, universal
 from passgate.widget import assets, endpoints
 
@@ -188,6 +188,43 @@ PUBLIC: tuple[Operation, ...] = (
     Operation(
         "GET", "/siteverify", hcaptcha.get, "siteverifyGet", "Siteverify needs POST", VERIFY,
         (Answer(200, "Always `bad-request`.", s.ref("SiteverifyFailure")),),
+    ),
+    Operation(
+        "POST", "/turnstile/v0/siteverify", turnstile.endpoint, "turnstileSiteverify",
+        "Verify a pass token, once, in Turnstile's shape", VERIFY,
+        (Answer(200, "Always 200, failures included (Turnstile's error codes).",
+                {"oneOf": [s.ref("TurnstileSuccess"), s.ref("TurnstileFailure")]}),),
+        description="Any passgate token of the site, earned through any interface. A retry "
+        "with the same `idempotency_key` gets the first answer instead of "
+        "`timeout-or-duplicate`, on every node (docs/turnstile.md).",
+        body={FORM: s.ref("TurnstileRequest"), MULTIPART: s.ref("TurnstileRequest"),
+              JSON: s.ref("TurnstileRequest")},
+        params=tuple(_query(n, f"`{n}`, when not in the body.") for n in turnstile.FIELDS),
+    ),
+    Operation(
+        "POST", "/recaptcha/api/siteverify", recaptcha.endpoint, "recaptchaSiteverify",
+        "Verify a pass token, once, in reCAPTCHA's shape", VERIFY,
+        (Answer(200, "Always 200, failures included (reCAPTCHA's error codes).",
+                {"oneOf": [s.ref("RecaptchaSuccess"), s.ref("RecaptchaFailure")]}),),
+        description="Any passgate token of the site, earned through any interface; `score` "
+        "in reCAPTCHA's direction (1.0 = very likely human) and the bound `action` "
+        "(docs/recaptcha.md).",
+        body={FORM: s.ref("RecaptchaRequest"), MULTIPART: s.ref("RecaptchaRequest"),
+              JSON: s.ref("RecaptchaRequest")},
+        params=tuple(_query(n, f"`{n}`, when not in the body.") for n in recaptcha.FIELDS),
+    ),
+    *(
+        Operation(
+            method, "/checksiteconfig", checksiteconfig.endpoint, f"checkSiteConfig{method}",
+            "Whether a sitekey may be used on a host", WIDGET,
+            (Answer(200, "`pass`, and when false, why.", s.ref("SiteConfig")),
+             Answer(503, "The store did not answer.", s.ref("SiteConfig"))),
+            params=(
+                Param("host", "query", {"type": "string"}, "The page's host.", required=True),
+                Param("sitekey", "query", {"type": "string"}, "The sitekey.", required=True),
+            ),
+        )
+        for method in ("GET", "POST")
     ),
     Operation(
         "GET", "/healthz", health.healthz, "healthz", "Alive", HEALTH,

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from passgate import algorithms
+from passgate import algorithms, token
 from passgate.openapi.declare import Schema
+from passgate.siteverify import recaptcha, turnstile
 from passgate.siteverify.hcaptcha import ERROR_CODES
 from passgate.tokenapi import fields, outcomes
 from passgate.verify import MAX_FIELD
@@ -85,6 +86,55 @@ SITEVERIFY_FAILURE = closed(
 )
 SITEVERIFY_ANSWER = {"oneOf": [ref("SiteverifySuccess"), ref("SiteverifyFailure")]}
 
+
+def _failure(codes: tuple[str, ...]) -> Schema:
+    return closed(
+        ["success", "error-codes"],
+        success={"const": False},
+        **{"error-codes": {"type": "array", "minItems": 1, "uniqueItems": True,
+                           "items": {"enum": list(codes)}}},
+    )  # fmt: skip
+
+
+_TS_MS = {"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"}
+TURNSTILE_REQUEST = obj(
+    secret={**_FIELD, "description": "The site's secret (required)."},
+    response={**_FIELD, "description": "The token the page posted (required)."},
+    remoteip={**_FIELD, "description": "The visitor's IP address."},
+    idempotency_key={**_FIELD, "description": "A UUID: a retry with it gets the first answer."},
+)
+TURNSTILE_SUCCESS = closed(
+    ["success", "challenge_ts", "hostname", "error-codes", "action", "cdata"],
+    {"score_reason": {**SCORE_REASON, "description": "passgate's extension."}},
+    success={"const": True},
+    challenge_ts=_TS_MS,
+    hostname=STRING,
+    action={**STRING, "description": "As the page bound it; empty when none."},
+    cdata={**STRING, "description": "As the page bound it; empty when none."},
+    **{"error-codes": {"type": "array", "maxItems": 0}},
+)
+TURNSTILE_FAILURE = _failure(turnstile.ERROR_CODES)
+RECAPTCHA_REQUEST = obj(
+    secret={**_FIELD, "description": "The site's secret (required)."},
+    response={**_FIELD, "description": "The token the page posted (required)."},
+    remoteip={**_FIELD, "description": "The visitor's IP address."},
+)
+RECAPTCHA_SUCCESS = closed(
+    ["success", "challenge_ts", "hostname", "score", "action"],
+    {"score_reason": {**SCORE_REASON, "description": "passgate's extension."}},
+    success={"const": True},
+    challenge_ts={"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"},
+    hostname=STRING,
+    score={"type": "number", "minimum": 0, "maximum": 1, "description": "1.0 = human."},
+    action={**STRING, "description": "As the page bound it; empty when none."},
+)
+RECAPTCHA_FAILURE = _failure(recaptcha.ERROR_CODES)
+SITE_CONFIG = closed(
+    ["pass"],
+    {"error": {**STRING, "description": "Why not: unknown sitekey, host not allowed, ..."}},
+    **{"pass": BOOL},
+)
+
 # --- the widget's endpoints (hCaptcha contract §1, §3) ---------------------------------
 
 CHALLENGE_REQUEST = obj(
@@ -122,6 +172,9 @@ SOLVE_REQUEST = obj(
         "additionalProperties": BOOL,
         "description": "The browser's automation markers (abuse.policy).",
     },
+    interface={"enum": list(token.INTERFACES), "description": "Whose script the page ran."},
+    action={"type": "string", "maxLength": 100, "description": "Bound into the token."},
+    cdata={"type": "string", "maxLength": token.MAX_CDATA, "description": "Turnstile's."},
 )
 SOLVE_REQUEST["required"] = ["challenge", "nonces"]
 WIDGET_ERROR = closed(
@@ -373,6 +426,13 @@ COMPONENTS: dict[str, Schema] = {
     "SiteverifySuccess": SITEVERIFY_SUCCESS,
     "SiteverifyFailure": SITEVERIFY_FAILURE,
     "SiteverifyAnswer": SITEVERIFY_ANSWER,
+    "TurnstileRequest": TURNSTILE_REQUEST,
+    "TurnstileSuccess": TURNSTILE_SUCCESS,
+    "TurnstileFailure": TURNSTILE_FAILURE,
+    "RecaptchaRequest": RECAPTCHA_REQUEST,
+    "RecaptchaSuccess": RECAPTCHA_SUCCESS,
+    "RecaptchaFailure": RECAPTCHA_FAILURE,
+    "SiteConfig": SITE_CONFIG,
     "ChallengeRequest": CHALLENGE_REQUEST,
     "Challenge": CHALLENGE,
     "Token": TOKEN,

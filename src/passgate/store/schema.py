@@ -203,3 +203,15 @@ audit_log = sa.Table(
     sa.Column("detail", sa.Text, nullable=False, server_default="{}"),  # JSON, no secrets
     sa.Column("ip", sa.String(64), nullable=True),
 )
+
+# Turnstile's siteverify idempotency (migration 0008): the first answer per (key, token).
+
+siteverify_idempotency = sa.Table(
+    "siteverify_idempotency",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),  # sha256 of (idempotency key, token)
+    sa.Column("sitekey", sa.String(64), nullable=True),
+    sa.Column("result", sa.Text, nullable=False),  # the JSON answer as first given
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False, index=True),
+)

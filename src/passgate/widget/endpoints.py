@@ -12,6 +12,7 @@ from passgate import algorithms, challenge, testkeys, token
 from passgate.abuse import policy
 from passgate.service import Service
 from passgate.sites import SITEKEY_RE, SiteError, normalize_hostname
+from passgate.siteverify import recaptcha, turnstile
 from passgate.store import SpendRefused, StoreUnavailable
 from passgate.web import (
     NO_STORE_CORS_RAW,
@@ -25,6 +26,7 @@ from passgate.web import (
 MAX_RQDATA = 4096
 PROTOCOL = 2  # the widget protocol: `v` in /1/challenge; 2 knows `algorithm` and `params`
 TEST_LIFETIME = 120
+TURNSTILE_TEST_LIFETIME = 300  # a Turnstile token lives 300 s
 # The error codes these endpoints answer, among the widget's error-callback codes (contract §3).
 WIDGET_ERRORS = ("invalid-data", "challenge-error", "network-error")
 
@@ -53,6 +55,14 @@ async def issue_challenge(request: Request) -> Response:
     test = testkeys.BY_SITEKEY.get(sitekey)
     if test is not None:
         return ok({"token": test.token, "ekey": "E0_" + test.token, "expires_in": TEST_LIFETIME})
+    turnstile_test = turnstile.TEST_SITEKEYS.get(sitekey)
+    if turnstile_test is not None:  # Turnstile's published test sitekeys (docs/turnstile.md)
+        if not turnstile_test[0]:
+            return error(400, "challenge-error", "this test sitekey always fails")
+        dummy = turnstile.DUMMY_TOKEN
+        return ok({"token": dummy, "ekey": "", "expires_in": TURNSTILE_TEST_LIFETIME})
+    if sitekey == recaptcha.TEST_SITEKEY:  # reCAPTCHA's published v2 test pair
+        return ok({"token": recaptcha.TEST_TOKEN, "ekey": "", "expires_in": TEST_LIFETIME})
     if not SITEKEY_RE.match(sitekey):
         return error(400, "invalid-data", "the sitekey is not a sitekey")
     try:
@@ -134,6 +144,14 @@ async def solve(request: Request) -> Response:
     markers = policy.markers_of(data.get("automation"))
     if markers is None:
         return error(400, "invalid-data", "automation must be an object of booleans")
+    interface = data.get("interface") or token.HCAPTCHA
+    action, cdata = data.get("action") or "", data.get("cdata") or ""
+    if not all(isinstance(v, str) for v in (interface, action, cdata)):
+        return error(400, "invalid-data", "interface, action and cdata must be strings")
+    try:
+        token.check_bindings(interface, action, cdata)
+    except token.BindingError as exc:
+        return error(400, "invalid-data", str(exc))
     now = time.time()
     try:
         ring = await service.ring_with(challenge.key_id(text))
@@ -182,6 +200,9 @@ async def solve(request: Request) -> Response:
         score=verdict.score,
         reasons=verdict.reasons,
         markers=tuple(sorted(markers)),
+        interface=interface,
+        action=action,
+        cdata=cdata,
     )
     encoded = token.encode(tok, service.ring)
     service.stats.solved(site.sitekey, ch.issued_ms, now)

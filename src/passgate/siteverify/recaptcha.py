@@ -1,0 +1,95 @@
+"""`POST /recaptcha/api/siteverify`: reCAPTCHA's verify interface, v2 and v3 alike
+(docs/recaptcha.md), and its published v2 test pair, over the verification core
+(passgate.verify). Any passgate token of the site verifies here, once, with `score` in
+reCAPTCHA's direction (1.0 = very likely human) and its bound `action`."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from passgate import verify
+from passgate.service import Service
+from passgate.siteverify.hcaptcha import score_of
+from passgate.verify import Verdict
+from passgate.web import BadBody, BodyTooLarge, FastJSON
+
+INTERFACE = "recaptcha"
+FIELDS = ("secret", "response", "remoteip")
+ERROR_CODES = (  # reCAPTCHA's (docs/recaptcha.md), then passgate's fail-closed extension
+    "missing-input-secret",
+    "invalid-input-secret",
+    "missing-input-response",
+    "invalid-input-response",
+    "bad-request",
+    "timeout-or-duplicate",
+    "internal-error",
+)
+CODES = {
+    verify.MISSING_SECRET: "missing-input-secret",
+    verify.INVALID_SECRET: "invalid-input-secret",
+    verify.MISSING_RESPONSE: "missing-input-response",
+    verify.EXPIRED: "timeout-or-duplicate",
+    verify.SPENT: "timeout-or-duplicate",
+    verify.BAD_REQUEST: "bad-request",
+    verify.INTERNAL: "internal-error",
+}  # every other problem with the token is invalid-input-response
+TEST_SITEKEY = "6LeIxAcTAAAAAJcZVRqyHh71UMIEGNQ_MXjiZKhI"  # the published v2 test pair
+TEST_SECRET = "6LeIxAcTAAAAAGG-vFI1TnRWxMZNFuojJ4WifJWe"  # noqa: S105 - published
+TEST_TOKEN = "passgate-recaptcha-test-token"  # noqa: S105 - what its widget hands out
+TEST_HOSTNAME = "testkey.google.com"  # what the published test secret answers
+
+
+def failure(*codes: str) -> dict[str, Any]:
+    return {"success": False, "error-codes": list(dict.fromkeys(codes))}
+
+
+def iso_s(ms: int) -> str:
+    """reCAPTCHA's timestamp: ISO 8601 UTC to the second (`2026-11-22T10:41:06Z`)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms // 1000))
+
+
+def success(verdict: Verdict) -> dict[str, Any]:
+    tok = verdict.token
+    assert tok is not None
+    risk, reasons = score_of(tok)
+    return {
+        "success": True,
+        "challenge_ts": iso_s(tok.issued_ms),
+        "hostname": tok.hostname,
+        "score": round(1.0 - risk, 2),  # reCAPTCHA's direction: 1.0 = very likely human
+        "action": tok.action,
+        "score_reason": reasons,  # passgate's extension; clients ignore it
+    }
+
+
+async def endpoint(request: Request) -> Response:
+    service: Service = request.app.state.service
+    try:
+        params = await verify.read_params(request, service.config.max_body_bytes, FIELDS)
+    except (BadBody, BodyTooLarge):
+        verify.count(service, INTERFACE, verify.failed(verify.BAD_REQUEST))
+        return FastJSON(failure("bad-request"))
+    return FastJSON(await answer(service, params, time.time()))
+
+
+async def answer(service: Service, params: dict[str, str], now: float) -> dict[str, Any]:
+    """The answer for `params` (FIELDS), counted (passgate.stats)."""
+    if params.get("secret") == TEST_SECRET:  # passes any response, on any host
+        verdict = verify.failed(*([] if params.get("response") else [verify.MISSING_RESPONSE]))
+        ok = not verdict.codes
+        verify.count(service, INTERFACE, verdict, ok=ok)
+        if not ok:
+            return failure("missing-input-response")
+        stamp = iso_s(int(now * 1000))
+        return {"success": True, "challenge_ts": stamp, "hostname": TEST_HOSTNAME,
+                "score": 1.0, "action": ""}  # fmt: skip
+    verdict = await verify.check(service, params, now, INTERFACE)
+    verify.count(service, INTERFACE, verdict)
+    if not verdict.ok:
+        codes = (CODES.get(c, "invalid-input-response") for c in verdict.codes)
+        return failure(*codes)
+    return success(verdict)
