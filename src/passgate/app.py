@@ -119,7 +119,8 @@ async def server_error(request: Request, exc: Exception) -> Response:
 
 async def _upkeep(service: Service) -> None:
     """Refresh the key ring every few seconds (keys rotated on any node reach this one) and
-    prune spent tokens and console sessions past their expiry, forever."""
+    prune spent tokens, console sessions, audit entries and Turnstile's idempotency results
+    past their expiry, forever."""
     pruned = time.monotonic()
     while True:
         await asyncio.sleep(RING_REFRESH_SECONDS)
@@ -133,8 +134,10 @@ async def _upkeep(service: Service) -> None:
 
                     await run_in_threadpool(SessionStore(service.engine).prune, time.time())
                 from passgate.audit import AuditLog
+                from passgate.store.idempotency import IdempotencyStore
 
                 await run_in_threadpool(AuditLog(service.engine).prune, time.time())
+                await run_in_threadpool(IdempotencyStore(service.engine).prune, time.time())
         except StoreUnavailable as exc:
             log.warning("upkeep: store unavailable: %s", exc)
         except Exception:  # noqa: BLE001 - upkeep must outlive any one failure
