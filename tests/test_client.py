@@ -56,6 +56,29 @@ def test_universal_sends_the_contract_and_reads_the_answer() -> None:
     }  # fmt: skip
 
 
+def test_action_and_cdata_are_sent_when_given() -> None:
+    seen: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(request.content))
+        if request.url.path == "/api/createJob":
+            return httpx.Response(200, json={"error": False, "job_id": 7, "message": "ok"})
+        return httpx.Response(200, json=OK_BODY)
+
+    with PassgateClient("http://pg.test", "k", transport=mock(handler)) as c:
+        c.universal("SK", REFERER, action="signup/submit", cdata="c 1 ")
+        c.create_job(REFERER, "SK", action="login", cdata="c-2")
+        c.create_job(REFERER, "SK")
+    assert seen[0] == {
+        "sitekey": "SK", "referer": REFERER, "action": "signup/submit", "cdata": "c 1 ",
+    }  # fmt: skip
+    assert seen[1]["data"] == {
+        "type_job_id": "11", "website_url": REFERER, "website_key": "SK",
+        "action": "login", "cdata": "c-2",
+    }  # fmt: skip
+    assert "action" not in seen[2]["data"] and "cdata" not in seen[2]["data"]
+
+
 @pytest.mark.parametrize(
     "status,exc",
     [(400, pc.BadRequest), (401, pc.Unauthorized), (403, pc.Forbidden), (429, pc.RateLimited),
@@ -162,3 +185,23 @@ async def test_async_client_against_the_app(client, service, site: SiteCreds) ->
         assert "referer" in denied.value.msg
     verdict = await client.post("/siteverify", data={"secret": site.secret, "response": res.token})
     assert verdict.json()["success"] is True
+
+
+@pytest.mark.anyio
+async def test_async_client_binds_action_and_cdata(client, service, site: SiteCreds) -> None:
+    key = add_key(service)
+    grant(service, key, site.sitekey)
+    transport = client._transport  # the in-process ASGI transport
+    async with AsyncPassgateClient("http://passgate.test", key.token, transport=transport) as pg:
+        res = await pg.universal(site.sitekey, REFERER, action="login", cdata="c-1")
+        job = await pg.create_job(REFERER, site.sitekey, action="signup/submit")
+        done = await pg.wait(job.job_id, interval=0.05, timeout=5)
+        with pytest.raises(pc.BadRequest) as bad:
+            await pg.universal(site.sitekey, REFERER, action="no spaces")
+        assert "action" in bad.value.msg
+    form = {"secret": site.secret, "response": res.token}
+    ts = (await client.post("/turnstile/v0/siteverify", data=form)).json()
+    assert ts["success"] is True and (ts["action"], ts["cdata"]) == ("login", "c-1")
+    form = {"secret": site.secret, "response": done.result}
+    rc = (await client.post("/recaptcha/api/siteverify", data=form)).json()
+    assert rc["success"] is True and rc["action"] == "signup/submit"

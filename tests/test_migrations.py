@@ -120,3 +120,58 @@ def test_the_console_tables_arrive_on_a_store_of_the_previous_release(tmp_path) 
     engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
     upgrade_0003_store_with_a_site(engine)
     check_console_upgrade(engine)
+
+
+def check_job_bindings_upgrade(engine: sa.Engine) -> None:
+    """From 0008: a job stored before it (waiting on its grant's rate) keeps everything and
+    binds nothing; the job table takes an action and a cData; schema.py agrees."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from passgate.sites import SiteRegistry
+    from passgate.store.schema import metadata
+    from passgate.tokenapi.jobs import RUNNING, Job, JobStore
+    from passgate.tokenapi.records import Record
+
+    upgrade_to(engine, "0008")
+    assert "action" not in {c["name"] for c in sa.inspect(engine).get_columns("token_jobs")}
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO token_jobs (id, key_id, record_id, sitekey, hostname, rqdata, bound_ip, "
+            "invisible, need_ekey, status, result, created_at, deadline_at, next_attempt_at) "
+            "VALUES (123456, 1, 'r1', '11111111-2222-3333-4444-555555555555', 'shop.example', "
+            "'rq', '198.51.100.9', false, true, 'running', '', 10.0, 130.0, 20.0)"
+        )
+    migrate(engine)
+    columns = {c["name"]: c for c in sa.inspect(engine).get_columns("token_jobs")}
+    assert columns["action"]["nullable"] and columns["cdata"]["nullable"]
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert [d for d in diff if "token_jobs" in repr(d)] == []  # schema.py agrees
+    store = JobStore(engine)
+    old = store.get(123456)
+    assert old is not None and (old.action, old.cdata) == (None, None)
+    kept = (old.rqdata, old.bound_ip, old.need_ekey, old.status)
+    assert kept == ("rq", "198.51.100.9", True, RUNNING)
+    assert store.due(25.0) == [123456]  # still waiting for its attempt
+    job = Job(0, 1, "r2", "11111111-2222-3333-4444-555555555555", "shop.example", 30.0,
+              150.0, 30.0, action="signup/submit", cdata="c " + "\u00e9" * 200)  # fmt: skip
+    made = store.create(job, Record("r2", "job", RUNNING, 200, 1.0, 30.0))
+    again = store.get(made.id)
+    assert again is not None and (again.action, again.cdata) == (job.action, job.cdata)
+    assert SiteRegistry(engine).require("11111111-2222-3333-4444-555555555555").name == "old"
+
+
+def test_jobs_keep_their_bindings_on_a_store_of_the_previous_release(tmp_path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade_0003_store_with_a_site(engine)
+    check_job_bindings_upgrade(engine)
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", MIGRATIONS)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0008")
+    columns = {c["name"] for c in sa.inspect(engine).get_columns("token_jobs")}
+    assert "action" not in columns and "cdata" not in columns
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM token_jobs").scalar() == 2

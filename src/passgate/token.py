@@ -38,8 +38,13 @@ def check_bindings(interface: str, action: str, cdata: str) -> None:
         if rule is None or not rule.fullmatch(action):
             allowed = "no action" if rule is None else f"an action matching {rule.pattern}"
             raise BindingError(f"{interface} takes {allowed}")
-    if cdata and (interface != TURNSTILE or len(cdata) > MAX_CDATA):
+    if cdata and (interface != TURNSTILE or utf16_length(cdata) > MAX_CDATA):
         raise BindingError(f"cdata is Turnstile's, at most {MAX_CDATA} characters")
+
+
+def utf16_length(text: str) -> int:
+    """A string's length as JavaScript counts it (UTF-16 units), as the widget measures."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 PREFIX = "P1_"

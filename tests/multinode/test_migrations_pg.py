@@ -1,6 +1,7 @@
 """Alembic migrations on PostgreSQL: a store of the previous release (0003) upgrades to
 abuse resistance (0004) in place, as on SQLite (tests/test_migrations.py); and so on to the
-console (0007) and siteverify idempotency (0008, tests/test_idempotency_store.py)."""
+console (0007), siteverify idempotency (0008, tests/test_idempotency_store.py) and the
+bindings a token job keeps (0009)."""
 
 from __future__ import annotations
 
@@ -41,5 +42,16 @@ def test_idempotency_migration_from_the_previous_schema(stores: Stores) -> None:
     try:
         upgrade_0003_store_with_a_site(engine)
         check_idempotency_upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+def test_job_bindings_migration_from_the_previous_schema(stores: Stores) -> None:
+    from tests.test_migrations import check_job_bindings_upgrade
+
+    engine = make_engine(stores.pg.create_database("passgate_migrate_0009"))
+    try:
+        upgrade_0003_store_with_a_site(engine)
+        check_job_bindings_upgrade(engine)
     finally:
         engine.dispose()

@@ -76,9 +76,18 @@ class _BaseClient:
         region: str | None,
         invisible: bool,
         need_ekey: bool,
+        action: str | None = None,
+        cdata: str | None = None,
     ) -> dict[str, Any]:
         body: dict[str, Any] = {"sitekey": sitekey, "referer": referer}
-        optional = {"rqdata": rqdata, "domain": domain, "proxy": proxy, "region": region}
+        optional = {
+            "rqdata": rqdata,
+            "domain": domain,
+            "proxy": proxy,
+            "region": region,
+            "action": action,
+            "cdata": cdata,
+        }
         body.update({k: v for k, v in optional.items() if v is not None})
         if invisible:
             body["invisible"] = True
@@ -114,14 +123,16 @@ class _BaseClient:
         rqdata: str | None,
         invisible: bool,
         need_ekey: bool,
+        action: str | None = None,
+        cdata: str | None = None,
     ) -> dict[str, Any]:
         data: dict[str, Any] = {
             "type_job_id": type_job_id,
             "website_url": website_url,
             "website_key": website_key,
         }
-        if rqdata is not None:
-            data["rqdata"] = rqdata
+        optional = {"rqdata": rqdata, "action": action, "cdata": cdata}
+        data.update({k: v for k, v in optional.items() if v is not None})
         if invisible:
             data["invisible"] = True
         if need_ekey:
@@ -212,10 +223,12 @@ class PassgateClient(_BaseClient):
         region: str | None = None,
         invisible: bool = False,
         need_ekey: bool = False,
+        action: str | None = None,
+        cdata: str | None = None,
     ) -> UniversalResult:
-        """A pass token at once (contract §A)."""
+        """A pass token at once (contract §A); `action` and `cdata` are bound into it."""
         body = self._universal_body(
-            sitekey, referer, rqdata, domain, proxy, region, invisible, need_ekey
+            sitekey, referer, rqdata, domain, proxy, region, invisible, need_ekey, action, cdata
         )
         return self._universal_result(self._send("POST", UNIVERSAL_PATH, True, body))
 
@@ -228,9 +241,14 @@ class PassgateClient(_BaseClient):
         rqdata: str | None = None,
         invisible: bool = False,
         need_ekey: bool = False,
+        action: str | None = None,
+        cdata: str | None = None,
     ) -> JobCreated:
-        """Queue a token job (contract §B); poll it with `get_job_result` or `wait`."""
-        body = self._job_body(website_url, website_key, type_job_id, rqdata, invisible, need_ekey)
+        """Queue a token job (contract §B); poll it with `get_job_result` or `wait`. Its
+        token binds `action` and `cdata`."""
+        body = self._job_body(
+            website_url, website_key, type_job_id, rqdata, invisible, need_ekey, action, cdata
+        )
         return self._job_created(self._send("POST", CREATE_JOB_PATH, False, body))
 
     def get_job_result(self, job_id: int) -> JobResult:
@@ -304,10 +322,12 @@ class AsyncPassgateClient(_BaseClient):
         region: str | None = None,
         invisible: bool = False,
         need_ekey: bool = False,
+        action: str | None = None,
+        cdata: str | None = None,
     ) -> UniversalResult:
-        """A pass token at once (contract §A)."""
+        """A pass token at once (contract §A); `action` and `cdata` are bound into it."""
         body = self._universal_body(
-            sitekey, referer, rqdata, domain, proxy, region, invisible, need_ekey
+            sitekey, referer, rqdata, domain, proxy, region, invisible, need_ekey, action, cdata
         )
         return self._universal_result(await self._send("POST", UNIVERSAL_PATH, True, body))
 
@@ -320,9 +340,14 @@ class AsyncPassgateClient(_BaseClient):
         rqdata: str | None = None,
         invisible: bool = False,
         need_ekey: bool = False,
+        action: str | None = None,
+        cdata: str | None = None,
     ) -> JobCreated:
-        """Queue a token job (contract §B); poll it with `get_job_result` or `wait`."""
-        body = self._job_body(website_url, website_key, type_job_id, rqdata, invisible, need_ekey)
+        """Queue a token job (contract §B); poll it with `get_job_result` or `wait`. Its
+        token binds `action` and `cdata`."""
+        body = self._job_body(
+            website_url, website_key, type_job_id, rqdata, invisible, need_ekey, action, cdata
+        )
         return self._job_created(await self._send("POST", CREATE_JOB_PATH, False, body))
 
     async def get_job_result(self, job_id: int) -> JobResult:

@@ -204,6 +204,15 @@ _OPTIONS = {
     "region": _limited(fields.MAX_REGION, "Recorded."),
     "invisible": {"oneOf": [BOOL, {"enum": [0, 1]}], "description": "Recorded in the mode."},
     "need_ekey": {"oneOf": [BOOL, {"enum": [0, 1]}], "description": "Also return the ekey."},
+    "action": {
+        "type": "string",
+        "pattern": f"^{token.ANY_ACTION.pattern}$",
+        "maxLength": fields.MAX_ACTION,
+        "description": "Bound into the token; returned by Turnstile's and reCAPTCHA's siteverify.",
+    },
+    "cdata": _limited(
+        token.MAX_CDATA, "Bound into the token verbatim; returned by Turnstile's siteverify."
+    ),
 }
 UNIVERSAL_REQUEST = {
     **obj(

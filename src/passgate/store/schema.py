@@ -121,6 +121,8 @@ token_jobs = sa.Table(
     sa.Column("bound_ip", sa.String(64), nullable=True),
     sa.Column("invisible", sa.Boolean, nullable=False),
     sa.Column("need_ekey", sa.Boolean, nullable=False),
+    sa.Column("action", sa.String(100), nullable=True),  # bound into the token (0009)
+    sa.Column("cdata", sa.Text, nullable=True),  # bound into the token (0009)
     sa.Column("status", sa.String(16), nullable=False),  # "running", "success", "fail"
     sa.Column("result", sa.Text, nullable=False, server_default=""),
     sa.Column("ekey", sa.String(64), nullable=True),

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from passgate import addresses
+from passgate import addresses, token
 from passgate.sites import SiteError, normalize_hostname
 from passgate.tokenapi.outcomes import BAD_INPUT, Refusal
 
@@ -19,6 +19,7 @@ MAX_DOMAIN = 253
 MAX_REGION = 64
 MAX_PROXY = 512
 MAX_DEVELOPER_ID = 200
+MAX_ACTION = 100  # token.ANY_ACTION's limit
 PROXY_SCHEMES = ("http", "https", "socks4", "socks4a", "socks5", "socks5h")
 
 
@@ -32,6 +33,8 @@ class TokenRequest:
     region: str | None = None
     invisible: bool = False
     need_ekey: bool = False
+    action: str | None = None  # bound into the token (reCAPTCHA v3's or Turnstile's action)
+    cdata: str | None = None  # bound into the token verbatim (Turnstile's cData)
 
     @property
     def referer_host(self) -> str | None:
@@ -63,7 +66,30 @@ def _request(body: Mapping[str, Any], sitekey_field: str, referer_field: str) ->
         region=_string(body, "region", MAX_REGION),
         invisible=_flag(body, "invisible"),
         need_ekey=_flag(body, "need_ekey"),
+        action=_action(body),
+        cdata=_cdata(body),
     )
+
+
+def _action(body: Mapping[str, Any]) -> str | None:
+    """The action bound into the token: reCAPTCHA v3's kind (`signup/submit`) or
+    Turnstile's (`login-form`), 1 to 100 of `A-Z a-z 0-9 / _ -`, bound exactly as sent."""
+    value = _string(body, "action", MAX_ACTION, verbatim=True)
+    if value is not None and not token.ANY_ACTION.fullmatch(value):
+        raise Refusal(
+            BAD_INPUT,
+            f"action must be 1 to {MAX_ACTION} of the letters A-Z and a-z, digits, / _ and -",
+        )
+    return value
+
+
+def _cdata(body: Mapping[str, Any]) -> str | None:
+    """Turnstile's cData, bound exactly as sent: at most MAX_CDATA characters as JavaScript
+    counts them (UTF-16 code units), so that a token carrying it stays within its size."""
+    value = _string(body, "cdata", token.MAX_CDATA, verbatim=True)
+    if value is not None and token.utf16_length(value) > token.MAX_CDATA:
+        raise Refusal(BAD_INPUT, f"cdata is longer than {token.MAX_CDATA} characters")
+    return value
 
 
 def _string(

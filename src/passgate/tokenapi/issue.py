@@ -117,8 +117,12 @@ async def mint(
     rqdata: str | None = None,
     invisible: bool = False,
     bound_ip: str | None = None,
+    action: str | None = None,
+    cdata: str | None = None,
 ) -> Minted:
     """The pass token for a permit; `bound_ip` is kept only where the site binds to the IP.
+    `action` and `cdata` are bound as the widget binds them (siteverify returns them); the
+    token keeps the hCaptcha interface, the token API's own.
     With Redis, the token names the epoch read now, so it verifies at once even just after
     Redis restarted. Raises Refusal(STORE_UNAVAILABLE) when the epoch cannot be read."""
     if permit.test is not None:
@@ -138,6 +142,8 @@ async def mint(
         source="key:" + permit.key.name,
         mode="invisible" if invisible else "",
         epoch=epoch,
+        action=action or "",
+        cdata=cdata or "",
     )
     ring = service.ring
     return Minted(token.encode(tok, ring), token.response_key(tok, ring), tok.jti)

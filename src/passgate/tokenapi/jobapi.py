@@ -120,6 +120,8 @@ async def create(request: Request) -> Response:
         bound_ip=req.proxy_ip or client_ip(request, service.trusted_proxies),
         invisible=req.invisible,
         need_ekey=req.need_ekey,
+        action=req.action,
+        cdata=req.cdata,
     )
     record = call_record(record_id, "job", jobs.RUNNING, 200, started, now, key, req, developer)
     try:

@@ -55,6 +55,8 @@ class Job:
     bound_ip: str | None = None
     invisible: bool = False
     need_ekey: bool = False
+    action: str | None = None  # bound into the token (migration 0009)
+    cdata: str | None = None  # bound into the token (migration 0009)
     status: str = RUNNING
     result: str = ""
     ekey: str | None = None
@@ -233,7 +235,14 @@ async def attempt(service: Service, job_id: int, now: float | None = None) -> st
         permit = await issue.authorize(service, key, job.sitekey, "https://" + job.hostname, now)
         await issue.take(service, permit, now)
         minted = await issue.mint(
-            service, permit, now, rqdata=job.rqdata, invisible=job.invisible, bound_ip=job.bound_ip
+            service,
+            permit,
+            now,
+            rqdata=job.rqdata,
+            invisible=job.invisible,
+            bound_ip=job.bound_ip,
+            action=job.action,
+            cdata=job.cdata,
         )
     except Refusal as exc:
         if exc.outcome is RATE_LIMITED:

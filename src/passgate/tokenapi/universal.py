@@ -92,6 +92,8 @@ async def endpoint(request: Request) -> Response:
             rqdata=req.rqdata,
             invisible=req.invisible,
             bound_ip=req.proxy_ip or client_ip(request, service.trusted_proxies),
+            action=req.action,
+            cdata=req.cdata,
         )
         data = {"generated_pass_UUID": minted.token}
         if req.need_ekey:
