@@ -37,7 +37,7 @@ async def test_turnstile_success_then_timeout_or_duplicate(client, site: SiteCre
     tok = await token_for(client, site, interface="turnstile", action="login", cdata="s-1")
     body = await post(client, TS, secret=site.secret, response=tok)
     assert body["success"] is True and body["error-codes"] == []
-    assert body["hostname"] == "shop.example"
+    assert body["hostname"] == "shop.example" and body["metadata"] == {"interactive": False}
     assert (body["action"], body["cdata"]) == ("login", "s-1")
     assert body["score_reason"] == ["proof_of_work"] or body["score_reason"]
     ts = body["challenge_ts"]
@@ -124,13 +124,17 @@ async def test_concurrent_first_requests_with_one_key_answer_alike(
     ],
 )
 async def test_turnstile_test_secrets(client, secret, expected) -> None:
-    for response in (turnstile.DUMMY_TOKEN, "anything"):
-        for _ in range(2):  # answered the same way every time
-            body = await post(client, TS, secret=secret, response=response)
-            if expected is None:
-                assert body["success"] is True and body["hostname"] == "example.com"
-            else:
-                assert body == {"success": False, "error-codes": expected}
+    testing = {"result_with_testing_key": True}
+    for _ in range(2):  # answered the same way every time
+        body = await post(client, TS, secret=secret, response=turnstile.DUMMY_TOKEN)
+        if expected is None:
+            assert body["success"] is True and body["hostname"] == "example.com"
+            assert body["metadata"] == testing
+        else:
+            assert body == {"success": False, "error-codes": expected, "metadata": testing}
+    other = await post(client, TS, secret=secret, response="not-the-dummy")
+    if expected is None:  # documented: test secrets take only the dummy token
+        assert other == {"success": False, "error-codes": ["invalid-input-secret"]}
 
 
 @pytest.mark.parametrize(
@@ -165,8 +169,6 @@ async def test_recaptcha_success_has_score_and_action(client, site: SiteCreds) -
         ({"secret": "SECRET"}, ["missing-input-response"]),
         ({"secret": "0xnope", "response": "TOKEN"}, ["invalid-input-secret"]),
         ({"secret": "SECRET", "response": "garbage"}, ["invalid-input-response"]),
-        ({"secret": "SECRET", "response": "TOKEN", "remoteip": "not-an-ip"},
-         ["invalid-input-response"]),
     ],
 )  # fmt: skip
 async def test_recaptcha_error_codes(client, site: SiteCreds, form, codes) -> None:
@@ -174,6 +176,22 @@ async def test_recaptcha_error_codes(client, site: SiteCreds, form, codes) -> No
     filled = {k: v.replace("SECRET", site.secret).replace("TOKEN", tok) for k, v in form.items()}
     body = await post(client, RC, **filled)
     assert body["success"] is False and sorted(body["error-codes"]) == sorted(codes)
+
+
+@pytest.mark.parametrize("path", [TS, RC])
+async def test_a_remoteip_that_is_not_an_address_is_ignored(client, site: SiteCreds, path) -> None:
+    tok = await token_for(client, site)
+    body = await post(client, path, secret=site.secret, response=tok, remoteip="None")
+    assert body["success"] is True
+
+
+async def test_recaptcha_verifies_with_get_too(client, site: SiteCreds) -> None:
+    tok = await token_for(client, site)
+    r = await client.get(RC, params={"secret": site.secret, "response": tok})
+    assert r.json()["success"] is True and "action" not in r.json()
+    r = await client.get(HC, params={"secret": site.secret, "response": tok})
+    assert r.json()["error-codes"] == ["already-seen-response"]
+    assert (await client.get(TS)).json() == {"success": False, "error-codes": ["bad-request"]}
 
 
 async def test_recaptcha_bad_request(client) -> None:
@@ -194,6 +212,7 @@ async def test_the_recaptcha_test_pair_always_passes(client) -> None:
     for response in ("anything", recaptcha.TEST_TOKEN):
         body = await post(client, RC, secret=recaptcha.TEST_SECRET, response=response)
         assert body["success"] is True and body["score"] == 1.0
+        assert body["hostname"] == "testkey.google.com" and "action" not in body
     r = await client.post(
         "/1/challenge", json={"sitekey": recaptcha.TEST_SITEKEY, "host": "any.example"}
     )

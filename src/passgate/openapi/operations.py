@@ -186,8 +186,12 @@ PUBLIC: tuple[Operation, ...] = (
         params=SITEVERIFY_PARAMS, hot=True,
     ),
     Operation(
-        "GET", "/siteverify", hcaptcha.get, "siteverifyGet", "Siteverify needs POST", VERIFY,
-        (Answer(200, "Always `bad-request`.", s.ref("SiteverifyFailure")),),
+        "GET", "/siteverify", hcaptcha.get, "siteverifyGet",
+        "Verify a pass token, once, from the query string", VERIFY,
+        (Answer(200, "As POST; without a query string, `bad-request`.",
+                s.ref("SiteverifyAnswer")),),
+        description="The hcaptcha Ruby gem (Mastodon's) verifies with GET.",
+        params=SITEVERIFY_PARAMS,
     ),
     Operation(
         "POST", "/turnstile/v0/siteverify", turnstile.endpoint, "turnstileSiteverify",
@@ -212,6 +216,18 @@ PUBLIC: tuple[Operation, ...] = (
         body={FORM: s.ref("RecaptchaRequest"), MULTIPART: s.ref("RecaptchaRequest"),
               JSON: s.ref("RecaptchaRequest")},
         params=tuple(_query(n, f"`{n}`, when not in the body.") for n in recaptcha.FIELDS),
+    ),
+    Operation(
+        "GET", "/turnstile/v0/siteverify", turnstile.get, "turnstileSiteverifyGet",
+        "Turnstile's siteverify needs POST", VERIFY,
+        (Answer(200, "Always `bad-request`.", s.ref("TurnstileFailure")),),
+    ),
+    Operation(
+        "GET", "/recaptcha/api/siteverify", recaptcha.endpoint, "recaptchaSiteverifyGet",
+        "Verify a pass token, once, from the query string, in reCAPTCHA's shape", VERIFY,
+        (Answer(200, "As POST.", {"oneOf": [s.ref("RecaptchaSuccess"),
+                                           s.ref("RecaptchaFailure")]}),),
+        params=tuple(_query(n, f"`{n}`.") for n in recaptcha.FIELDS),
     ),
     *(
         Operation(

@@ -105,7 +105,14 @@ TURNSTILE_REQUEST = obj(
 )
 TURNSTILE_SUCCESS = closed(
     ["success", "challenge_ts", "hostname", "error-codes", "action", "cdata"],
-    {"score_reason": {**SCORE_REASON, "description": "passgate's extension."}},
+    {
+        "score_reason": {**SCORE_REASON, "description": "passgate's extension."},
+        "metadata": {
+            "type": "object",
+            "properties": {"interactive": BOOL, "result_with_testing_key": {"const": True}},
+            "additionalProperties": False,
+        },
+    },
     success={"const": True},
     challenge_ts=_TS_MS,
     hostname=STRING,
@@ -114,19 +121,27 @@ TURNSTILE_SUCCESS = closed(
     **{"error-codes": {"type": "array", "maxItems": 0}},
 )
 TURNSTILE_FAILURE = _failure(turnstile.ERROR_CODES)
+TURNSTILE_FAILURE["properties"]["metadata"] = {
+    "type": "object",
+    "properties": {"result_with_testing_key": {"const": True}},
+    "additionalProperties": False,
+    "description": "Test secrets only.",
+}
 RECAPTCHA_REQUEST = obj(
     secret={**_FIELD, "description": "The site's secret (required)."},
     response={**_FIELD, "description": "The token the page posted (required)."},
     remoteip={**_FIELD, "description": "The visitor's IP address."},
 )
 RECAPTCHA_SUCCESS = closed(
-    ["success", "challenge_ts", "hostname", "score", "action"],
-    {"score_reason": {**SCORE_REASON, "description": "passgate's extension."}},
+    ["success", "challenge_ts", "hostname", "score"],
+    {
+        "score_reason": {**SCORE_REASON, "description": "passgate's extension."},
+        "action": {**STRING, "minLength": 1, "description": "As bound; omitted when none."},
+    },
     success={"const": True},
     challenge_ts={"type": "string", "pattern": r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"},
     hostname=STRING,
     score={"type": "number", "minimum": 0, "maximum": 1, "description": "1.0 = human."},
-    action={**STRING, "description": "As the page bound it; empty when none."},
 )
 RECAPTCHA_FAILURE = _failure(recaptcha.ERROR_CODES)
 SITE_CONFIG = closed(

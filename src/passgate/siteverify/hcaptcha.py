@@ -46,8 +46,11 @@ def failure(*codes: str, **extra: Any) -> dict[str, Any]:
 
 
 async def get(request: Request) -> Response:
-    """`GET /siteverify`: siteverify needs POST, and says so in its own shape."""
-    return reply(failure("bad-request"))
+    """`GET /siteverify?secret=...&response=...`: the hcaptcha Ruby gem (Mastodon's) verifies
+    with GET and the parameters in the query string; without them, `bad-request`."""
+    if not request.scope["query_string"]:
+        return reply(failure("bad-request"))
+    return await endpoint(request)
 
 
 async def endpoint(request: Request) -> Response:

@@ -11,7 +11,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from passgate import verify
+from passgate import addresses, verify
 from passgate.service import Service
 from passgate.siteverify.hcaptcha import score_of
 from passgate.verify import Verdict
@@ -43,6 +43,15 @@ TEST_TOKEN = "passgate-recaptcha-test-token"  # noqa: S105 - what its widget han
 TEST_HOSTNAME = "testkey.google.com"  # what the published test secret answers
 
 
+def without_bad_remoteip(params: dict[str, str]) -> dict[str, str]:
+    """`remoteip` is not strictly validated here, as at Google's and Cloudflare's: a value
+    that is not an address (django-recaptcha sends `None`) counts as absent."""
+    remoteip = params.get("remoteip")
+    if remoteip and addresses.parse(remoteip) is None:
+        return {k: v for k, v in params.items() if k != "remoteip"}
+    return params
+
+
 def failure(*codes: str) -> dict[str, Any]:
     return {"success": False, "error-codes": list(dict.fromkeys(codes))}
 
@@ -56,17 +65,21 @@ def success(verdict: Verdict) -> dict[str, Any]:
     tok = verdict.token
     assert tok is not None
     risk, reasons = score_of(tok)
-    return {
+    body: dict[str, Any] = {
         "success": True,
         "challenge_ts": iso_s(tok.issued_ms),
         "hostname": tok.hostname,
-        "score": round(1.0 - risk, 2),  # reCAPTCHA's direction: 1.0 = very likely human
-        "action": tok.action,
-        "score_reason": reasons,  # passgate's extension; clients ignore it
+        "score": float(round(1.0 - risk, 2)),  # reCAPTCHA's direction: 1.0 = likely human
     }
+    if tok.action:  # omitted when none was bound, as Google omits it (docs/recaptcha.md §6)
+        body["action"] = tok.action
+    body["score_reason"] = reasons  # passgate's extension; clients ignore it
+    return body
 
 
 async def endpoint(request: Request) -> Response:
+    """POST, or GET with the parameters in the query string (the hcaptcha and recaptcha
+    Ruby gems verify with GET)."""
     service: Service = request.app.state.service
     try:
         params = await verify.read_params(request, service.config.max_body_bytes, FIELDS)
@@ -85,9 +98,8 @@ async def answer(service: Service, params: dict[str, str], now: float) -> dict[s
         if not ok:
             return failure("missing-input-response")
         stamp = iso_s(int(now * 1000))
-        return {"success": True, "challenge_ts": stamp, "hostname": TEST_HOSTNAME,
-                "score": 1.0, "action": ""}  # fmt: skip
-    verdict = await verify.check(service, params, now, INTERFACE)
+        return {"success": True, "challenge_ts": stamp, "hostname": TEST_HOSTNAME, "score": 1.0}
+    verdict = await verify.check(service, without_bad_remoteip(params), now, INTERFACE)
     verify.count(service, INTERFACE, verdict)
     if not verdict.ok:
         codes = (CODES.get(c, "invalid-input-response") for c in verdict.codes)

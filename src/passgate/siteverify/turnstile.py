@@ -16,6 +16,7 @@ from starlette.responses import Response
 from passgate import verify
 from passgate.service import Service
 from passgate.siteverify.hcaptcha import score_of
+from passgate.siteverify.recaptcha import without_bad_remoteip
 from passgate.store import StoreUnavailable
 from passgate.store.idempotency import IdempotencyStore, result_id
 from passgate.tokenapi import db
@@ -91,15 +92,22 @@ def success(verdict: Verdict) -> dict[str, Any]:
         "error-codes": [],
         "action": tok.action,
         "cdata": tok.cdata,
+        "metadata": {"interactive": False},  # a proof of work never asks for a click
         "score_reason": score_of(tok)[1],  # passgate's extension; clients ignore it
     }
 
 
+TESTING = {"metadata": {"result_with_testing_key": True}}  # backends refuse these in production
+
+
 def _test_answer(test: TestSecret, response: str) -> dict[str, Any]:
+    """docs/turnstile.md §8: the test secrets take only the dummy token."""
     if not response:
         return failure("missing-input-response")
     if not test.success:
-        return failure(test.code)
+        return {**failure(test.code), **TESTING}
+    if response != DUMMY_TOKEN:
+        return failure("invalid-input-secret")
     return {
         "success": True,
         "challenge_ts": iso_ms(int(time.time() * 1000)),
@@ -107,11 +115,17 @@ def _test_answer(test: TestSecret, response: str) -> dict[str, Any]:
         "error-codes": [],
         "action": "",
         "cdata": "",
+        **TESTING,
     }
 
 
 def reply(body: dict[str, Any]) -> Response:
     return FastJSON(body)
+
+
+async def get(request: Request) -> Response:
+    """`GET`: Turnstile's siteverify takes POST only (docs/turnstile.md §6)."""
+    return reply(failure("bad-request"))
 
 
 async def endpoint(request: Request) -> Response:
@@ -152,6 +166,7 @@ async def _answer(
             if stored is not None:
                 return stored, _stored_verdict(stored)
         core = {k: v for k, v in params.items() if k in ("secret", "response", "remoteip")}
+        core = without_bad_remoteip(core)
         verdict = await verify.check(service, core, now, INTERFACE)
         if verdict.ok and rid:
             assert verdict.token is not None
