@@ -585,6 +585,7 @@ async def test_stats_json_has_the_report_and_the_charts(owner, service, made) ->
             (now - 120, sitekey, "solved", ""): 3,
             (now - 60, sitekey, "verify", "hcaptcha:success"): 2,
             (now - 60, sitekey, "verify", "hcaptcha:already-seen-response"): 1,
+            (now - 60, sitekey, "verify", "turnstile:success"): 3,
             (now - 60, sitekey, "tokenapi", "ci:ok"): 5,
         },
     )
@@ -597,6 +598,7 @@ async def test_stats_json_has_the_report_and_the_charts(owner, service, made) ->
     assert set(charts) == {
         "challenges",
         "siteverify",
+        "interfaces",
         "minted",
         "passrate",
         "solvetime",
@@ -605,6 +607,9 @@ async def test_stats_json_has_the_report_and_the_charts(owner, service, made) ->
     verify = charts["siteverify"]
     assert verify["columns"] == ["Success", "Replay: already-seen-response"]
     assert sum(row[1] for row in verify["values"]) == 1
+    by_interface = charts["interfaces"]
+    assert by_interface["columns"] == ["hcaptcha", "turnstile"]
+    assert [sum(col) for col in zip(*by_interface["values"], strict=True)] == [2, 3]
     assert charts["minted"]["columns"] == ["ci"]
     assert len(charts["challenges"]["times"]) in (60, 61)
     assert {t["id"]: t["text"] for t in data["totals"]}["replays"] == "0"

@@ -164,3 +164,15 @@ def test_durations(text: str, seconds: int) -> None:
 def test_bad_durations_are_refused(text: str) -> None:
     with pytest.raises(ValueError):
         stats.parse_since(text)
+
+
+def test_the_text_report_counts_siteverify_by_interface() -> None:
+    rows = [
+        Row(60, MINUTE, "s", "verify", "hcaptcha:success", 4),
+        Row(60, MINUTE, "s", "verify", "turnstile:success", 2),
+        Row(60, MINUTE, "s", "verify", "turnstile:already-seen-response", 1),
+        Row(60, MINUTE, "s", "verify", "recaptcha:invalid-input-secret", 3),
+    ]
+    text = stats.render_text(stats.summarize(rows, 1e6, 300, 0, 1e6))
+    line = "  interfaces   hcaptcha 4 (4 ok)  recaptcha 3 (0 ok)  turnstile 3 (2 ok)"
+    assert text.splitlines().count(line) == 2  # all sites, then the site

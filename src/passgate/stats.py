@@ -345,6 +345,14 @@ def _site_lines(name: str, s: dict[str, Any]) -> list[str]:
     ]
     if sv["failures"]:
         lines.append("  failures     " + "  ".join(f"{c} {n}" for c, n in sv["failures"].items()))
+    if sv["by_interface"]:
+        lines.append(
+            "  interfaces   "
+            + "  ".join(
+                f"{name} {sum(codes.values())} ({codes.get('success', 0)} ok)"
+                for name, codes in sorted(sv["by_interface"].items())
+            )
+        )
     if times["count"]:
         lines.append(
             f"  solve time   p50 {times['p50']} s  p95 {times['p95']} s  mean {times['mean']} s"

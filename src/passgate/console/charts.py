@@ -108,6 +108,7 @@ def charts(summaries: list[tuple[int, dict[str, Any]]], total: dict[str, Any]) -
     """The overview's six charts from per-bucket summaries (stats.summarize's SITE shape)."""
     codes = sorted(total["siteverify"]["failures"], key=lambda c: (c != REPLAY, c))
     keys = sorted(total["tokenapi"])
+    interfaces = sorted(total["siteverify"]["by_interface"])
 
     def per(fn: Any) -> list[tuple[int, list[float | None]]]:
         return [(t, fn(s)) for t, s in summaries]
@@ -129,6 +130,18 @@ def charts(summaries: list[tuple[int, dict[str, Any]]], total: dict[str, Any]) -
                 lambda s: [
                     s["siteverify"]["success"],
                     *[s["siteverify"]["failures"].get(c, 0) for c in codes],
+                ]
+            ),
+        ),
+        Chart(
+            "interfaces",
+            "Siteverify successes by interface (hCaptcha, Turnstile, reCAPTCHA)",
+            "count",
+            interfaces,
+            per(
+                lambda s: [
+                    s["siteverify"]["by_interface"].get(i, {}).get("success", 0)
+                    for i in interfaces
                 ]
             ),
         ),
