@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed
 WIDGET := src/passgate/widget
 # The widget's npm libraries (package.json, package-lock.json), served by passgate.
 NODE := $(WIDGET)/node_modules/.package-lock.json
+# The widget minified by terser (npm run build) into build/, served while its sources are unchanged.
+WIDGET_BUILD := $(WIDGET)/build/manifest.json
 CONSOLE := src/passgate/console
 # The console's npm library (uPlot), served by passgate like the widget's.
 CONSOLE_NODE := $(CONSOLE)/node_modules/.package-lock.json
@@ -14,7 +16,8 @@ OPENAPI := src/passgate/openapi
 OPENAPI_NODE := $(OPENAPI)/node_modules/.package-lock.json
 # Tools the browser tests load into pages (axe-core), never served.
 TEST_NODE := tests/axe/node_modules/.package-lock.json
-SYSTEM_PACKAGES := chromium redis-server wrk
+# Noto's core and CJK fonts: without them the locales' browser test measures empty boxes (tofu).
+SYSTEM_PACKAGES := chromium redis-server wrk fonts-noto-core fonts-noto-cjk
 
 .PHONY: run serve test test-fast fuzz check bench system clean
 
@@ -28,6 +31,9 @@ $(NODE): $(WIDGET)/package-lock.json
 	command -v npm >/dev/null || scripts/ensure-system.sh nodejs npm
 	npm ci --prefix $(WIDGET) --no-audit --no-fund --loglevel=error
 
+$(WIDGET_BUILD): $(NODE) $(WIDGET)/build.mjs $(wildcard $(WIDGET)/static/* $(WIDGET)/page/*)
+	npm run build --prefix $(WIDGET) --silent
+
 $(CONSOLE_NODE): $(CONSOLE)/package-lock.json
 	command -v npm >/dev/null || scripts/ensure-system.sh nodejs npm
 	npm ci --prefix $(CONSOLE) --no-audit --no-fund --loglevel=error
@@ -39,31 +45,31 @@ $(OPENAPI_NODE): $(OPENAPI)/package-lock.json
 system:
 	scripts/ensure-system.sh $(SYSTEM_PACKAGES)
 
-run: $(STAMP)
+run: $(STAMP) $(WIDGET_BUILD)
 	$(BIN)/passgate demo
 
-serve: $(STAMP)
+serve: $(STAMP) $(WIDGET_BUILD)
 	$(BIN)/passgate serve
 
 $(TEST_NODE): tests/axe/package-lock.json
 	npm ci --prefix tests/axe --no-audit --no-fund --loglevel=error
 
-test: $(STAMP) system $(TEST_NODE)
+test: $(STAMP) $(WIDGET_BUILD) system $(TEST_NODE)
 	$(BIN)/pytest
 
-test-fast: $(STAMP)
+test-fast: $(STAMP) $(WIDGET_BUILD)
 	$(BIN)/pytest -m "not slow and not browser and not multinode"
 
 # schemathesis over every operation, far longer than the run in `make test`.
-fuzz: $(STAMP) system
+fuzz: $(STAMP) $(WIDGET_BUILD) system
 	PASSGATE_FUZZ_EXAMPLES=$(or $(EXAMPLES),1000) $(BIN)/pytest tests/test_fuzz.py
 
 check: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
 
-bench: $(STAMP) system
+bench: $(STAMP) $(WIDGET_BUILD) system
 	$(BIN)/python -m bench.run $(if $(QUICK),--quick,)
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .mypy_cache $(WIDGET)/node_modules $(CONSOLE)/node_modules $(OPENAPI)/node_modules tests/axe/node_modules
+	rm -rf $(VENV) data .pytest_cache .mypy_cache $(WIDGET)/node_modules $(WIDGET)/build $(CONSOLE)/node_modules $(OPENAPI)/node_modules tests/axe/node_modules

@@ -16,6 +16,7 @@ import dataclasses
 import gzip
 import json
 import math
+import re
 import shutil
 import statistics
 import subprocess
@@ -155,6 +156,53 @@ def transferred(url: str) -> dict[str, int]:
     return sizes
 
 
+def _wire(url: str) -> tuple[bytes, int]:
+    """A body, and its size on the wire for a browser that takes gzip."""
+    req = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - loopback
+        raw = resp.read()
+        gz = resp.headers.get("Content-Encoding") == "gzip"
+    return (gzip.decompress(raw) if gz else raw), (len(raw) if gz else len(gzip.compress(raw, 9)))
+
+
+# Each interface's page-side script: what a page speaking it loads before the shared frame.
+INTERFACE_SCRIPTS = {
+    "hcaptcha": "/1/api.js",
+    "turnstile": "/turnstile/v0/api.js",
+    "recaptcha": "/recaptcha/api.js",
+}
+
+
+def payload(url: str, script: str = "/1/api.js") -> dict[str, Any]:
+    """The widget's page path, gzip, as a page pays it: the interface's script, the frame
+    document, the files it names (frame.css, frame.js), the SHA-256 worker, and one locale.
+    English is built into frame.js (no locale file); every other language adds its file. The
+    largest is named."""
+    parts: dict[str, int] = {}
+    frame_js = ""
+    parts[script] = _wire(url + script)[1]
+    frame, parts["/1/frame"] = _wire(url + "/1/frame")
+    for m in re.finditer(r"static/frame\.[0-9a-f]{12}\.(?:css|js)", frame.decode()):
+        body, parts["/1/" + m[0]] = _wire(f"{url}/1/{m[0]}")
+        if m[0].endswith(".js"):
+            frame_js = body.decode()
+    worker = re.search(r"static/worker\.[0-9a-f]{12}\.js", frame_js)
+    assert worker, "frame.js names no worker.js"
+    parts["/1/" + worker[0]] = _wire(f"{url}/1/{worker[0]}")[1]
+    listed = re.search(r'"([0-9a-f]{12}(?: [A-Za-z0-9-]+)+)"', frame_js)
+    assert listed, "frame.js names no locales"
+    digest, *codes = listed[1].split(" ")
+    locales = {c: _wire(f"{url}/1/static/locales/{c}.{digest}.json")[1] for c in codes if c != "en"}
+    english = sum(parts.values())
+    largest = max(locales, key=lambda c: locales[c])
+    return {
+        "parts": parts,
+        "english": english,
+        "locales": locales,
+        "largest": {"code": largest, "bytes": english + locales[largest]},
+    }
+
+
 def during(seconds: float, load_fn: Callable[[], Load], pid: int, out: Path) -> dict[str, Any]:
     """py-spy on the server while `load_fn` drives it."""
     box: dict[str, Load] = {}
@@ -283,6 +331,9 @@ def http(plan: Plan, results: dict[str, Any]) -> None:
             one = universal_run(plan.seconds, conns=1)
             results["universal_c1"] = {**one.as_dict()}
         results["widget_bytes"] = transferred(url)
+        results["widget_payload"] = {
+            name: payload(url, script) for name, script in INTERFACE_SCRIPTS.items()
+        }
         log("solver in headless Chromium")
         results["solver"] = solver(plan, url, fixed.sitekey)  # the default difficulty
         results["profiles"] = profiles(

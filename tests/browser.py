@@ -27,6 +27,13 @@ ARGS = [
 ]
 
 
+def expect() -> Any:
+    """Playwright's `expect`, imported only when a browser test runs."""
+    from playwright.sync_api import expect as _expect
+
+    return _expect
+
+
 def unavailable(reason: str) -> None:
     """Skip a browser test locally; under CI a missing browser is a failure, never a skip."""
     if os.environ.get("CI", "").lower() == "true":

@@ -146,3 +146,41 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     yield server
     server.process.terminate()
     server.process.wait(10)
+
+
+# -- browser tests: one Chromium per module, one page server per session -------------------
+
+
+@pytest.fixture(scope="module")  # Playwright's sync API holds an event loop while open
+def browser() -> Iterator[Any]:
+    from tests.browser import chromium_session
+
+    yield from chromium_session()
+
+
+@pytest.fixture(scope="session")
+def pages() -> Iterator[Any]:
+    """Another loopback origin: the site that embeds the widget (tests.browser)."""
+    from tests.browser import PageServer
+
+    server = PageServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def rec() -> Any:
+    """What a page did: console errors, CSP violations, requests (tests.browser)."""
+    from tests.browser import Recorder
+
+    return Recorder()
+
+
+@pytest.fixture
+def page(browser: Any, rec: Any) -> Iterator[Any]:
+    """A fresh context and page in the module's Chromium, recorded by `rec`."""
+    context = browser.new_context()
+    page = context.new_page()
+    rec.attach(context, page)
+    yield page
+    context.close()

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser import PageServer, Recorder, chromium_session, unavailable
+from tests.browser import PageServer, Recorder, expect, unavailable
 from tests.conftest import LiveServer, start_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -53,16 +53,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     live.process.wait(10)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    yield from chromium_session()
-
-
-@pytest.fixture
-def rec() -> Recorder:
-    return Recorder()
-
-
 @pytest.fixture
 def page(browser: Any, rec: Recorder) -> Iterator[Any]:
     context = browser.new_context()
@@ -72,12 +62,6 @@ def page(browser: Any, rec: Recorder) -> Iterator[Any]:
     context.close()
     assert not [e for e in rec.console_errors if "CSP" in e], rec.console_errors
     assert rec.page_errors == []
-
-
-def expect() -> Any:
-    from playwright.sync_api import expect as _expect
-
-    return _expect
 
 
 def sign_in(page: Any, server: LiveServer, name: str = OWNER, password: str = PASSWORD) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import gzip
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from passgate import settings
 from passgate.openapi import reference
-from tests.browser import Recorder, chromium_session
+from tests.browser import Recorder
 from tests.conftest import LiveServer
 
 # A small OpenAPI 3.1 document in place of passgate's own (passgate.openapi.document).
@@ -204,11 +204,6 @@ async def test_the_app_serves_the_page_only_when_on(tmp_path, switch: str) -> No
 
 
 # The browser: the real app (`passgate demo`), its own /openapi.json rendered by Redoc.
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    yield from chromium_session()
 
 
 @pytest.mark.browser

@@ -19,7 +19,7 @@ from tests.browser import (
     RECORD_CALLBACKS,
     PageServer,
     Recorder,
-    chromium_session,
+    expect,
     widget_page,
 )
 from tests.conftest import LiveServer
@@ -35,23 +35,6 @@ CSP = (
     "default-src 'none'; script-src {P} 'wasm-unsafe-eval'; worker-src {P}; "
     "connect-src {P}; style-src {P}; img-src {P} data:; frame-src {P}; form-action 'self'"
 )
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    yield from chromium_session()
-
-
-@pytest.fixture(scope="module")
-def pages() -> Iterator[PageServer]:
-    server = PageServer()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def rec() -> Recorder:
-    return Recorder()
 
 
 class Challenges:
@@ -89,12 +72,6 @@ def page(browser: Any, rec: Recorder) -> Iterator[tuple[Any, Challenges]]:
     context, page, challenges = open_page(browser, rec)
     yield page, challenges
     context.close()
-
-
-def expect() -> Any:
-    from playwright.sync_api import expect as _expect
-
-    return _expect
 
 
 def add_site(server: LiveServer, *options: str) -> dict[str, str]:

@@ -1,6 +1,7 @@
 """The widget's files: content-hashed immutable URLs named by a frame page that is revalidated
-at each load, references rewritten before hashing, the workers' own CSP, and the Argon2
-library served from node_modules (npm ci), never from the repository."""
+at each load, references rewritten before hashing, the workers' own CSP, the Argon2
+library served from node_modules (npm ci), never from the repository, and the minified copies
+that `npm run build` makes, served while their sources are unchanged."""
 
 from __future__ import annotations
 
@@ -73,7 +74,7 @@ async def test_plain_names_stay_served_for_frames_cached_before_an_upgrade(clien
         assert r.headers["content-encoding"] == "gzip"
     api = await client.get("/1/api.js")  # hCaptcha's URL: neither hashed nor rewritten
     assert api.headers["cache-control"].startswith("public, max-age=86400")
-    assert api.content == (Path(assets.__file__).with_name("static") / "api.js").read_bytes()
+    assert api.content == (assets.BUILD / "page-hcaptcha.js").read_bytes()  # minified
     assert (await client.get("/1/static/nope.0123456789ab.js")).status_code == 404
 
 
@@ -113,3 +114,65 @@ def test_references_are_rewritten_before_the_referrer_is_hashed(tmp_path) -> Non
     for name, hashed in t.hashed.items():
         assert t.assets[hashed] is t.assets[name]
         assert hashed.split(".")[1] == hashlib.sha256(t.assets[name].body).hexdigest()[:12]
+
+
+def test_the_build_is_current_and_served(caplog) -> None:
+    """make (npm run build) has minified every widget file as it is now: what is served."""
+    manifest = assets.BUILD / "manifest.json"
+    assert manifest.is_file(), "the widget is not built: run make (npm run build)"
+    static = Path(assets.__file__).with_name("static")
+    with caplog.at_level("WARNING", "passgate"):
+        copies = assets.minified()
+        scripts = assets.page_scripts()
+    assert not caplog.records, "the build is older than its sources: run make (npm run build)"
+    engine = (assets.PAGE / "engine.js").read_text()
+    for served, adapter in assets.SCRIPTS.items():
+        source = assets.bundle(engine, (assets.PAGE / adapter).read_text())
+        assert len(scripts[served]) < 0.6 * len(source), served
+    assert set(copies) == {p.name for p in static.iterdir()}
+    t = assets.table()
+    for name, body in copies.items():
+        source = (static / name).read_bytes()
+        assert len(body) < 0.8 * len(source), name
+        assert len(t.assets[name].body) < len(source), f"{name}: the source is served"
+
+
+def test_a_stale_or_missing_build_serves_the_sources(tmp_path, caplog) -> None:
+    static, build = tmp_path / "static", tmp_path / "build"
+    static.mkdir()
+    build.mkdir()
+    (static / "a.js").write_text("var a = 1; // the source\n")
+    (static / "b.js").write_text("var b = 2;\n")
+    (static / "c.css").write_text("a { b: c }\n")  # added since the build
+    (build / "a.js").write_text("var a=1;\n")
+    (build / "b.js").write_text("var b=3;\n")
+    digest = hashlib.sha256(b"var a = 1; // the source\n").hexdigest()
+    (build / "manifest.json").write_text(f'{{"a.js": "{digest}", "b.js": "0"}}')
+    with caplog.at_level("WARNING", "passgate"):
+        assert assets.minified(static, build) == {"a.js": b"var a=1;\n"}
+    assert "b.js, c.css" in caplog.text and "older" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", "passgate"):
+        assert assets.minified(static, tmp_path / "nowhere") == {}
+    assert "missing" in caplog.text
+
+
+def test_a_stale_page_script_is_served_readable(tmp_path, caplog) -> None:
+    """A page-side script is the engine and its adapter in one scope; the built copy is
+    served only while both are unchanged."""
+    page, build = tmp_path / "page", tmp_path / "build"
+    page.mkdir()
+    build.mkdir()
+    (page / "engine.js").write_text("function engine() {}\n")
+    for adapter in assets.SCRIPTS.values():
+        (page / adapter).write_text(f"engine(); // {adapter}\n")
+    text = assets.bundle("function engine() {}\n", "engine(); // hcaptcha.js\n")
+    assert text.startswith('(function () {\n"use strict";\n') and text.endswith("})();\n")
+    (build / "page-hcaptcha.js").write_text("engine();\n")
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    (build / "manifest.json").write_text(f'{{"page/hcaptcha.js": "{digest}"}}')
+    with caplog.at_level("WARNING", "passgate"):
+        scripts = assets.page_scripts(page, build)
+    assert scripts["api.js"] == b"engine();\n"
+    assert scripts["turnstile-api.js"].decode().endswith("engine(); // turnstile.js\n})();\n")
+    assert "turnstile.js, recaptcha.js" in caplog.text

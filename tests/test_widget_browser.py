@@ -9,7 +9,6 @@ import json
 import os
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from tests.browser import (
     RECORD_CALLBACKS,
     PageServer,
     Recorder,
-    chromium_session,
+    expect,
     origin,
     widget_page,
 )
@@ -32,38 +31,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 TEST_SITEKEY = "10000000-ffff-ffff-ffff-000000000001"
 TEST_TOKEN = "10000000-aaaa-bbbb-cccc-000000000001"
 TOKEN_RE = re.compile(r"^P1_[\w-]+\.[\w-]+$")
-
-
-@pytest.fixture(scope="module")  # Playwright's sync API holds an event loop while open
-def browser() -> Iterator[Any]:
-    yield from chromium_session()
-
-
-@pytest.fixture(scope="session")
-def pages() -> Iterator[PageServer]:
-    server = PageServer()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def rec() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
-def page(browser: Any, rec: Recorder) -> Iterator[Any]:
-    context = browser.new_context()
-    page = context.new_page()
-    rec.attach(context, page)
-    yield page
-    context.close()
-
-
-def expect() -> Any:
-    from playwright.sync_api import expect as _expect
-
-    return _expect
 
 
 def new_site(server: LiveServer, difficulty: int) -> dict[str, str]:
@@ -350,8 +317,8 @@ def test_errors_and_close_reach_the_callbacks(
     ("query", "config", "label", "lang"),
     [
         ("?hl=de", "", "Ich bin ein Mensch", "de"),
-        ("?hl=de", "hl: 'zh-CN'", "我是人类", "zh-CN"),
-        ("", "hl: 'zh'", "我是人类", "zh-CN"),
+        ("?hl=de", "hl: 'zh-CN'", "我是人类", "zh-Hans"),
+        ("", "hl: 'zh'", "我是人类", "zh-Hans"),
         ("?hl=xx", "", "I am human", "en"),
     ],
 )

@@ -139,6 +139,33 @@ PUBLIC: tuple[Operation, ...] = (
                  _NOT_MODIFIED),
     ),
     Operation(
+        "GET", "/turnstile/v0/api.js", assets.turnstile_api_js, "turnstileApiJs",
+        "The widget's script, with Turnstile's interface", WIDGET,
+        (Answer(200, "The script (docs/turnstile.md §1).", {"type": "string"}, _JS),
+         _NOT_MODIFIED),
+        params=(
+            _query("render", "`explicit`: render nothing until `turnstile.render`."),
+            _query("onload", "A global function called once the API is ready."),
+        ),
+    ),
+    *(
+        Operation(
+            "GET", path, assets.recaptcha_api_js, op_id,
+            "The widget's script, with reCAPTCHA's interface", WIDGET,
+            (Answer(200, "The script (docs/recaptcha.md §1).", {"type": "string"}, _JS),
+             _NOT_MODIFIED),
+            params=(
+                _query("render", "`onload` (default), `explicit`, or a sitekey (v3)."),
+                _query("onload", "A global function called once the API is ready."),
+                _query("hl", "A language code."),
+            ),
+        )
+        for path, op_id in (
+            ("/recaptcha/api.js", "recaptchaApiJs"),
+            ("/recaptcha/api2/api.js", "recaptchaApi2Js"),
+        )
+    ),
+    Operation(
         "GET", "/1/frame", assets.frame, "frame", "The widget's frame", WIDGET,
         (Answer(200, "The frame's document.", {"type": "string"}, "text/html"), _NOT_MODIFIED),
     ),
@@ -149,6 +176,17 @@ PUBLIC: tuple[Operation, ...] = (
             Answer(200, "The file.", {"type": "string"}, _JS, also=_ASSET_TYPES),
             _NOT_MODIFIED,
             Answer(404, "No such file.", {"type": "string"}, "text/plain"),
+        ),
+        params=(_ASSET,),
+    ),
+    Operation(
+        "GET", "/1/static/locales/{name}", assets.locale, "widgetLocale",
+        "The widget's strings in one language", WIDGET,
+        (
+            Answer(200, "The locale: each string by its key.",
+                   {"type": "object", "additionalProperties": {"type": "string"}}, JSON),
+            _NOT_MODIFIED,
+            Answer(404, "No such locale.", {"type": "string"}, "text/plain"),
         ),
         params=(_ASSET,),
     ),

@@ -1,7 +1,8 @@
 /* passgate widget frame: the checkbox, the calls to /1/challenge and /1/solve, the
  * proof-of-work workers, and the messages to the page that embeds the frame.
- * Query parameters (set by api.js): sitekey, host, hl, theme, size, id, origin, am; and
- * reloaded, set by the frame itself when the server said it was out of date. */
+ * Query parameters (set by the page's script, page/engine.js): sitekey, host, hl, lang (the
+ * page's), theme, size, id, origin, am, if (the interface: hcaptcha, turnstile, recaptcha);
+ * and reloaded, set by the frame itself when the server said it was out of date. */
 "use strict";
 (function () {
   var q = new URLSearchParams(location.search);
@@ -10,68 +11,50 @@
   var origin = q.get("origin") || "";
   var size = q.get("size") || "normal";
   var theme = q.get("theme") || "light";
+  var iface = q.get("if");
   // Automation markers, the page's (from api.js) and this frame's own: booleans for the score.
   var automation = { webdriver: navigator.webdriver === true };
   (q.get("am") || "").split(",").forEach(function (k) {
     if (k) automation[k] = true;
   });
 
-  // Strings: human, working, done, failed, retry, expired, rate-limited, network-error, tag,
-  // unsupported.
-  var STRINGS = {
-    en: [
-      "I am human",
-      "Verifying… {p}%",
-      "Verified",
-      "Verification failed",
-      "Click to try again.",
-      "Expired. Click to check again.",
-      "Too many attempts. Wait a moment.",
-      "Network error. Try again.",
-      "proof of work",
-      "Your browser cannot run this check.",
-    ],
-    de: [
-      "Ich bin ein Mensch",
-      "Prüfung … {p}\u00a0%",
-      "Bestätigt",
-      "Prüfung fehlgeschlagen",
-      "Zum Wiederholen anklicken.",
-      "Abgelaufen. Bitte erneut anklicken.",
-      "Zu viele Versuche. Bitte kurz warten.",
-      "Netzwerkfehler. Erneut versuchen.",
-      "Arbeitsnachweis",
-      "Ihr Browser unterstützt das nicht.",
-    ],
-    zh: [
-      "我是人类",
-      "正在验证… {p}%",
-      "验证成功",
-      "验证失败",
-      "点击重试。",
-      "已过期，请重新勾选。",
-      "尝试次数过多，请稍后再试。",
-      "网络错误，请重试。",
-      "工作量证明",
-      "您的浏览器无法运行此验证。",
-    ],
+  // Strings: English's built in (locales/en.json, written in by assets.py), shown at once;
+  // another language's fetched from its content-hashed file, and swapped in when it comes.
+  var T = JSON.parse("@@passgate:en@@");
+  // The locales' common hash (in their file names), then the code of each.
+  var LOCALES = "@@passgate:locales@@".split(" ");
+  var ALIAS = {
+    iw: "he",
+    no: "nb",
+    tl: "fil",
+    zh: "zh-hans",
+    "zh-cn": "zh-hans",
+    "zh-tw": "zh-hant",
+    "zh-hk": "zh-hant",
+    "zh-mo": "zh-hant",
   };
-  var KEYS =
-    "human working done failed retry expired rate-limited network-error tag unsupported".split(
-      " ",
-    );
-  var lang = pickLanguage([q.get("hl"), navigator.language, "en"]);
-  var T = {};
-  KEYS.forEach(function (k, i) {
-    T[k] = STRINGS[lang][i];
-  });
+  // hl (the page's choice), the page's <html lang>, then the browser's languages: the first
+  // this widget speaks, itself or along its base language (de-AT: de), else English.
+  var lang = pick(
+    [q.get("hl"), q.get("lang")].concat(
+      navigator.languages || [navigator.language],
+    ),
+  );
 
-  function pickLanguage(candidates) {
-    for (var i = 0; i < candidates.length; i++) {
-      var base = String(candidates[i] || "")
+  function pick(tags) {
+    var codes = {};
+    LOCALES.slice(1).forEach(function (c) {
+      codes[c.toLowerCase()] = c;
+    });
+    for (var i = 0; i < tags.length; i++) {
+      var t = String(tags[i] || "")
         .toLowerCase()
-        .split(/[-_]/)[0];
-      if (STRINGS[base]) return base;
+        .replace(/_/g, "-")
+        .replace(/^es-(?!es$).+/, "es-419") // Latin America's, the US's
+        .replace(/^pt-(?!br$).+/, "pt-pt"); // pt is Brazil's
+      for (; t; t = t.replace(/-?[^-]*$/, "")) {
+        if (codes[ALIAS[t] || t]) return codes[ALIAS[t] || t];
+      }
     }
     return "en";
   }
@@ -113,11 +96,16 @@
   var width = 4; // the most workers that algorithm's challenges use
   var busy = false;
   var rqdata = null;
+  var action = ""; // Turnstile's and reCAPTCHA's action and Turnstile's cData, bound by the page
+  var cdata = "";
   var timer = 0;
   var shown = -1; // the percentage on screen
   var spoken = -1; // the last quarter announced
+  var drawn = -1; // the bar's width, in percent
+  var heard = 0; // when the workers last reported (Date.now())
+  var blocked = false; // this browser refused to start a worker
+  var watchdog = 0;
 
-  root.lang = lang === "zh" ? "zh-CN" : lang;
   root.className =
     "t-" +
     (/^(dark|contrast)$/.test(theme) ? theme : "light") +
@@ -125,6 +113,33 @@
     (size === "compact" ? "compact" : "normal");
   $("tag").textContent = T.tag;
   show("idle", T.human, "");
+  if (lang !== "en") {
+    fetch("static/locales/" + lang + "." + LOCALES[0] + ".json", {
+      credentials: "omit",
+    })
+      .then(function (r) {
+        return r.json();
+      })
+      .then(translate, function () {}); // English it stays
+  }
+
+  // The chosen language's strings in place of English's, on screen too.
+  function translate(strings) {
+    var next = {};
+    for (var k in T) next[k] = strings[k] || T[k];
+    [label, note, $("tag")].forEach(function (el) {
+      for (var k in T) {
+        if (el.textContent && el.textContent === T[k]) {
+          el.textContent = next[k];
+          return;
+        }
+      }
+    });
+    T = next;
+    root.lang = lang;
+    if (/^(ar|fa|he|ur)$/.test(lang)) root.dir = "rtl";
+    send("lang", { lang: lang, title: T.title }); // the page names the iframe with it
+  }
 
   function show(next, text, detail) {
     state = next;
@@ -139,15 +154,23 @@
     live.textContent = text;
   }
 
-  function progress(fraction) {
-    var p = Math.min(99, Math.floor(fraction * 100));
+  // f: the estimated share of the work done, below 1 until the last part is found, and
+  // growing with every report of the workers (see solve), so the bar, drawn at a tenth of a
+  // percent, keeps moving; the label shows whole percents, and the live region announces
+  // quarters only, in the widget's language (T.progress).
+  function progress(f) {
+    var bar = Math.floor(f * 1000) / 10;
+    if (bar > drawn) {
+      drawn = bar;
+      fill.style.width = bar + "%";
+    }
+    var p = Math.min(99, Math.floor(f * 100));
     if (p <= shown) return;
     shown = p;
     label.textContent = T.working.replace("{p}", p);
-    fill.style.width = p + "%";
     if (Math.floor(p / 25) > spoken) {
       spoken = Math.floor(p / 25);
-      say(label.textContent);
+      say(T.progress.replace("{p}", p));
     }
   }
 
@@ -162,10 +185,13 @@
   }
 
   var UNSUPPORTED = { code: "challenge-error", unsupported: true };
+  var BLOCKED = { code: "challenge-error", blocked: true };
+  var SILENCE = 8000; // ms without a word from the workers: they are blocked or stuck
 
   function stop() {
     run++;
     clearTimeout(timer);
+    clearTimeout(watchdog);
     if (!busy) return;
     busy = false; // a worker cannot be interrupted mid-part: replace them all
     pool.forEach(function (w) {
@@ -175,34 +201,46 @@
   }
 
   // Start the workers early (on hover or focus), so they are ready when the box is checked.
-  // False when this browser cannot run them (a module worker for WebAssembly solvers).
+  // False when this browser cannot run them (a module worker for WebAssembly solvers), or
+  // refuses to start one (`blocked`: hardened privacy settings, content blockers).
   function prepare() {
     var count = Math.min(navigator.hardwareConcurrency || 2, width);
     while (canWork && pool.length < count) {
       var module = false;
-      var w =
-        kind === "sha256"
-          ? new Worker(WORKERS.sha256)
-          : new Worker(WORKERS[kind], {
-              get type() {
-                module = true;
-                return "module";
-              },
-            });
+      var w;
+      try {
+        w =
+          kind === "sha256"
+            ? new Worker(WORKERS.sha256)
+            : new Worker(WORKERS[kind], {
+                get type() {
+                  module = true;
+                  return "module";
+                },
+              });
+      } catch (e) {
+        blocked = true;
+        return false;
+      }
       if (kind !== "sha256" && !module) {
         w.terminate();
         return false;
       }
+      w.onerror = flag; // a script refused before solve() listens
       pool.push(w);
     }
     return canWork;
+  }
+
+  function flag() {
+    this.failed = true;
   }
 
   function start() {
     if (state === "working") return;
     stop();
     var mine = run;
-    shown = spoken = -1;
+    shown = spoken = drawn = -1;
     show("working", "", "");
     progress(0);
     send("open");
@@ -227,10 +265,24 @@
         show(
           "error",
           T.failed,
-          err && err.unsupported ? T.unsupported : T[code] || T.retry,
+          err && err.blocked
+            ? T.blocked
+            : err && err.unsupported
+              ? T.unsupported
+              : T[code] || T.retry,
         );
         say(T.failed + ". " + note.textContent);
-        send("error", { code: code });
+        // why: the server's reason, or the browser's (Turnstile's error codes tell them apart)
+        send("error", {
+          code: code,
+          why: !err
+            ? ""
+            : err.unsupported
+              ? "unsupported"
+              : err.blocked
+                ? "blocked"
+                : err.why || "",
+        });
       });
   }
 
@@ -260,6 +312,9 @@
           var body = { challenge: c.challenge, nonces: nonces };
           if (rqdata != null) body.rqdata = rqdata;
           if (size === "invisible") body.mode = "invisible";
+          if (iface) body.interface = iface;
+          if (action) body.action = action;
+          if (cdata) body.cdata = cdata;
           body.automation = automation;
           return api("solve", body);
         });
@@ -302,6 +357,7 @@
               renew: data.renew === true,
               reload: data.reload === true,
               unsupported: data.nowasm === true,
+              why: data.message,
             };
           },
           function () {
@@ -330,31 +386,54 @@
       kind = algorithm;
     }
     width = kind === "sha256" ? 4 : c.parts;
-    if (!prepare()) throw UNSUPPORTED;
+    if (!prepare()) throw blocked ? BLOCKED : UNSUPPORTED;
     busy = true;
-    var expected = (c.parts * 4294967296) / c.threshold;
+    var expected = 4294967296 / c.threshold; // attempts a part takes, on average
     var nonces = [],
       next = 0,
       found = 0,
-      hashes = 0;
+      tried = []; // attempts on the part each worker holds
+    // Each part found counts 1, each part in hand 1 - e^(-attempts/expected): the estimate
+    // grows with every report and never jumps back when a part is found early or late.
+    function estimate() {
+      var x = found;
+      tried.forEach(function (n) {
+        x += 1 - Math.exp(-n / expected);
+      });
+      return x / c.parts;
+    }
     return new Promise(function (resolve, reject) {
-      function give(w) {
+      // A worker that never reports (blocked, or stuck) must not leave a spinner forever.
+      function watch(ms) {
+        watchdog = setTimeout(function () {
+          var quiet = Date.now() - heard;
+          if (quiet < SILENCE) return watch(SILENCE - quiet);
+          reject(BLOCKED);
+        }, ms);
+      }
+      heard = Date.now();
+      clearTimeout(watchdog); // a previous try's (the fallback's retry)
+      watch(SILENCE);
+      function give(w, i) {
+        tried[i] = 0;
         if (next >= c.parts) return;
         var job = { salt: c.salt, part: next++, threshold: c.threshold };
         for (var k in c.params) job[k] = c.params[k];
         w.postMessage(job);
       }
-      pool.forEach(function (w) {
+      pool.forEach(function (w, i) {
         w.onmessage = function (e) {
           var m = e.data;
           if (mine !== run) return;
+          heard = Date.now();
           if (m.type === "progress") {
-            hashes += m.hashes;
-            progress(Math.max(found / c.parts, hashes / expected));
+            tried[i] += m.hashes;
+            progress(estimate());
           } else if (m.type === "found") {
             nonces[m.part] = m.nonce;
-            if (++found < c.parts) return give(w);
+            if (++found < c.parts) return give(w, i);
             busy = false;
+            clearTimeout(watchdog);
             resolve(nonces);
           } else {
             reject(
@@ -363,9 +442,10 @@
           }
         };
         w.onerror = function () {
-          reject({ code: "challenge-error" });
+          reject(BLOCKED); // its script refused or failed to load
         };
-        give(w);
+        if (w.failed) reject(BLOCKED); // before this run
+        give(w, i);
       });
     });
   }
@@ -397,6 +477,8 @@
     )
       return;
     if ("rqdata" in m) rqdata = m.rqdata;
+    if ("action" in m) action = m.action;
+    if ("cdata" in m) cdata = m.cdata;
     if (m.type === "execute") {
       if (state === "working") return;
       stop();
