@@ -5,7 +5,6 @@ every other check passed. Each interface answers the `Verdict` in its own shape.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -32,16 +31,22 @@ MISMATCH, INVALID_SITEKEY = "sitekey-secret-mismatch", "invalid-sitekey"
 RQDATA_MISMATCH, INTERNAL = "rqdata-mismatch", "internal-error"
 
 
-@dataclass(frozen=True)
 class Verdict:
     """What the core found: the spent `token` on success, else the `codes` of every
-    problem (hCaptcha's names); `sitekey` is the site it concerned ("" when none)."""
+    problem (hCaptcha's names); `sitekey` is the site it concerned ("" when none), `source`
+    who earned a successful token ("widget" or "key:NAME"). A plain slotted class: one is
+    made per siteverify, on the hot path."""
 
-    token: PassToken | None = None
-    codes: tuple[str, ...] = ()
-    sitekey: str = ""
-    source: str = ""  # who earned a successful token: "widget" or "key:NAME"
-    extra: dict[str, Any] = field(default_factory=dict)
+    __slots__ = ("codes", "sitekey", "source", "token")
+
+    def __init__(
+        self,
+        token: PassToken | None = None,
+        codes: tuple[str, ...] = (),
+        sitekey: str = "",
+        source: str = "",
+    ) -> None:
+        self.token, self.codes, self.sitekey, self.source = token, codes, sitekey, source
 
     @property
     def ok(self) -> bool:
