@@ -586,6 +586,7 @@ async def test_stats_json_has_the_report_and_the_charts(owner, service, made) ->
             (now - 60, sitekey, "verify", "hcaptcha:success"): 2,
             (now - 60, sitekey, "verify", "hcaptcha:already-seen-response"): 1,
             (now - 60, sitekey, "verify", "turnstile:success"): 3,
+            (now - 60, sitekey, "earned", "recaptcha"): 3,
             (now - 60, sitekey, "tokenapi", "ci:ok"): 5,
         },
     )
@@ -599,6 +600,7 @@ async def test_stats_json_has_the_report_and_the_charts(owner, service, made) ->
         "challenges",
         "siteverify",
         "interfaces",
+        "earned",
         "minted",
         "passrate",
         "solvetime",
@@ -610,6 +612,7 @@ async def test_stats_json_has_the_report_and_the_charts(owner, service, made) ->
     by_interface = charts["interfaces"]
     assert by_interface["columns"] == ["hcaptcha", "turnstile"]
     assert [sum(col) for col in zip(*by_interface["values"], strict=True)] == [2, 3]
+    assert charts["earned"]["columns"] == ["recaptcha"]
     assert charts["minted"]["columns"] == ["ci"]
     assert len(charts["challenges"]["times"]) in (60, 61)
     assert {t["id"]: t["text"] for t in data["totals"]}["replays"] == "0"

@@ -272,3 +272,74 @@ async def test_checksiteconfig(client, site: SiteCreds, method) -> None:
     assert (await ask(sitekey=site.sitekey))["error"] == "missing host"
     test = await ask(host="anywhere.example", sitekey="10000000-ffff-ffff-ffff-000000000001")
     assert test == {"pass": True}
+
+
+async def test_an_idempotent_retry_needs_the_sites_own_secret(
+    client, service: Service, site: SiteCreds
+) -> None:
+    other, other_secret = service.sites.add(["other.example"], name="other", difficulty=1000)
+    tok = await token_for(client, site, interface="turnstile", action="login", cdata="c")
+    key = str(uuid.uuid4())
+    first = await post(client, TS, secret=site.secret, response=tok, idempotency_key=key)
+    assert first["success"] is True
+    for secret in (other_secret, "0x" + "ab" * 20, ""):
+        form = {"response": tok, "idempotency_key": key, **({"secret": secret} if secret else {})}
+        retry = await post(client, TS, **form)
+        assert retry["success"] is False, secret
+        assert "action" not in retry and "cdata" not in retry
+    again = await post(client, TS, secret=site.secret, response=tok, idempotency_key=key)
+    assert again == first
+
+
+@pytest.mark.parametrize("path", [TS, RC])
+async def test_a_store_that_cannot_confirm_the_spend_is_internal_error(
+    client, service: Service, site: SiteCreds, path, monkeypatch
+) -> None:
+    from passgate.store import StoreUnavailable
+
+    tok = await token_for(client, site)
+
+    async def down(*args: object, **kwargs: object) -> bool:
+        raise StoreUnavailable("down")
+
+    monkeypatch.setattr(service.spends, "spend", down)
+    body = await post(client, path, secret=site.secret, response=tok)
+    assert body == {"success": False, "error-codes": ["internal-error"]}
+    monkeypatch.undo()
+    assert (await post(client, path, secret=site.secret, response=tok))["success"] is True
+
+
+async def test_an_idempotency_store_that_is_down_is_internal_error(
+    client, site: SiteCreds, monkeypatch
+) -> None:
+    from passgate.store import StoreUnavailable
+    from passgate.store.idempotency import IdempotencyStore
+
+    def down(self: object, *args: object) -> None:
+        raise StoreUnavailable("down")
+
+    monkeypatch.setattr(IdempotencyStore, "get", down)
+    tok = await token_for(client, site)
+    form = {"secret": site.secret, "response": tok, "idempotency_key": str(uuid.uuid4())}
+    assert (await post(client, TS, **form))["error-codes"] == ["internal-error"]
+    monkeypatch.undo()
+    assert (await post(client, TS, **form))["success"] is True  # nothing was spent
+
+
+async def test_verified_tokens_are_counted_by_the_interface_that_earned_them(
+    client, service: Service, site: SiteCreds
+) -> None:
+    from passgate import stats
+
+    service.stats.drain()
+    for earned_by, path in (("turnstile", RC), ("recaptcha", HC), ("turnstile", TS)):
+        tok = await token_for(client, site, interface=earned_by)
+        assert (await post(client, path, secret=site.secret, response=tok))["success"] is True
+    rows = [stats.Row(k[0], stats.MINUTE, k[1], k[2], k[3], n)
+            for k, n in service.stats.drain().items()]  # fmt: skip
+    report = stats.summarize(rows, time.time(), 300, 0, time.time() + 60)
+    assert report["total"]["verified"]["by_interface"] == {"recaptcha": 1, "turnstile": 2}
+    by_endpoint = report["total"]["siteverify"]["by_interface"]
+    assert {i: c["success"] for i, c in by_endpoint.items()} == {
+        "hcaptcha": 1, "recaptcha": 1, "turnstile": 1,
+    }

@@ -118,7 +118,7 @@ def test_summary_derives_expired_pass_rate_and_per_key_figures() -> None:
     assert a["siteverify"]["failures"] == {"already-seen-response": 2, "expired-input-response": 1}
     assert a["replays"] == 2
     assert a["pass_rate"] == round(4 / 15, 4)  # widget successes only
-    assert a["verified"] == {"widget": 4, "keys": {"ci": 2}}
+    assert a["verified"] == {"widget": 4, "keys": {"ci": 2}, "by_interface": {}}
     assert a["tokenapi"]["ci"]["minted"] == 3 and a["tokenapi"]["ci"]["calls"] == 4
     assert report["sites"]["B"]["challenges"]["expired"] == 4
     assert report["total"]["challenges"]["issued"] == 19

@@ -53,7 +53,7 @@ async def test_traffic_moves_the_counters(client, service: Service, site: SiteCr
         "invalid-input-secret": 1,
     }
     assert mine["replays"] == 1
-    assert mine["verified"] == {"widget": 2, "keys": {"ci": 1}}
+    assert mine["verified"] == {"widget": 2, "keys": {"ci": 1}, "by_interface": {"hcaptcha": 3}}
     assert mine["pass_rate"] == 0.5  # 2 widget successes of 4 challenges
     assert mine["tokenapi"]["ci"]["minted"] == 1
     assert mine["solve_seconds"]["count"] == 3 and mine["solve_seconds"]["p95"] is not None

@@ -116,9 +116,12 @@ class Stats:
             if self.on_solve is not None:
                 self.on_solve(seconds)
 
-    def verified(self, interface: str, sitekey: str, outcome: str, source: str, now: float) -> None:
-        """A siteverify answered `outcome` ("success" or its first error code); `source` is
-        who earned a successful token ("widget" or "key:NAME"), else ""."""
+    def verified(
+        self, interface: str, sitekey: str, outcome: str, source: str, now: float, earned: str = ""
+    ) -> None:
+        """A siteverify at `interface` answered `outcome` ("success" or its first error
+        code); for a successful token, `source` is who earned it ("widget" or "key:NAME") and
+        `earned` the interface whose widget or call earned it, else both are ""."""
         if not self.counting:
             return
         minute = int(now) // MINUTE * MINUTE
@@ -127,6 +130,9 @@ class Stats:
         pending[key] = pending.get(key, 0) + 1
         if source:
             key = (minute, sitekey, "verified", source)
+            pending[key] = pending.get(key, 0) + 1
+        if earned:
+            key = (minute, sitekey, "earned", earned)
             pending[key] = pending.get(key, 0) + 1
 
     def replay(self, interface: str, sitekey: str, now: float) -> None:
@@ -197,6 +203,7 @@ def _site_summary(rows: list[Row], now: float, lifetime: int) -> dict[str, Any]:
     solve_ms = 0
     verify: dict[str, dict[str, int]] = {}
     verified: dict[str, int] = {}
+    earned: dict[str, int] = {}  # verified tokens by the interface that earned them
     tokenapi: dict[str, dict[str, int]] = {}
     for r in rows:
         settled = r.start + r.span + lifetime <= now  # every challenge of it has expired
@@ -217,6 +224,8 @@ def _site_summary(rows: list[Row], now: float, lifetime: int) -> dict[str, Any]:
             codes[outcome] = codes.get(outcome, 0) + r.n
         elif r.metric == "verified":
             verified[r.label] = verified.get(r.label, 0) + r.n
+        elif r.metric == "earned":
+            earned[r.label] = earned.get(r.label, 0) + r.n
         elif r.metric == "replay":
             replays += r.n
         elif r.metric == "tokenapi":
@@ -250,6 +259,7 @@ def _site_summary(rows: list[Row], now: float, lifetime: int) -> dict[str, Any]:
         "verified": {
             "widget": widget,
             "keys": {k[4:]: n for k, n in sorted(verified.items()) if k.startswith("key:")},
+            "by_interface": dict(sorted(earned.items())),
         },
         "tokenapi": {
             name: {"minted": calls.get("ok", 0), "calls": sum(calls.values()), "outcomes": calls}
@@ -345,6 +355,11 @@ def _site_lines(name: str, s: dict[str, Any]) -> list[str]:
     ]
     if sv["failures"]:
         lines.append("  failures     " + "  ".join(f"{c} {n}" for c, n in sv["failures"].items()))
+    if s["verified"]["by_interface"]:
+        lines.append(
+            "  earned by    "
+            + "  ".join(f"{i} {n}" for i, n in s["verified"]["by_interface"].items())
+        )
     if sv["by_interface"]:
         lines.append(
             "  interfaces   "

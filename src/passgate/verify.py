@@ -186,7 +186,10 @@ def count(service: Service, interface: str, verdict: Verdict, ok: bool | None = 
     for an answer the interface gave itself, such as a test key's), or its first code."""
     ok = verdict.ok if ok is None else ok
     outcome = "success" if ok else (verdict.codes or (BAD_REQUEST,))[0]
-    service.stats.verified(interface, verdict.sitekey, outcome, verdict.source, time.time())
+    earned = verdict.token.interface if verdict.ok and verdict.token is not None else ""
+    service.stats.verified(
+        interface, verdict.sitekey, outcome, verdict.source, time.time(), earned
+    )
 
 
 def iso_ms(ms: int) -> str:

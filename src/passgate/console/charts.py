@@ -109,6 +109,7 @@ def charts(summaries: list[tuple[int, dict[str, Any]]], total: dict[str, Any]) -
     codes = sorted(total["siteverify"]["failures"], key=lambda c: (c != REPLAY, c))
     keys = sorted(total["tokenapi"])
     interfaces = sorted(total["siteverify"]["by_interface"])
+    earners = sorted(total["verified"]["by_interface"])
 
     def per(fn: Any) -> list[tuple[int, list[float | None]]]:
         return [(t, fn(s)) for t, s in summaries]
@@ -144,6 +145,13 @@ def charts(summaries: list[tuple[int, dict[str, Any]]], total: dict[str, Any]) -
                     for i in interfaces
                 ]
             ),
+        ),
+        Chart(
+            "earned",
+            "Tokens verified, by the interface whose widget or call earned them",
+            "count",
+            earners,
+            per(lambda s: [s["verified"]["by_interface"].get(i, 0) for i in earners]),
         ),
         Chart(
             "minted",

@@ -189,7 +189,7 @@ SOLVE_REQUEST = obj(
     },
     interface={"enum": list(token.INTERFACES), "description": "Whose script the page ran."},
     action={"type": "string", "maxLength": 100, "description": "Bound into the token."},
-    cdata={"type": "string", "maxLength": token.MAX_CDATA, "description": "Turnstile's."},
+    cdata={"type": "string", "pattern": f"^{token.CDATA.pattern}$", "description": "Turnstile's."},
 )
 SOLVE_REQUEST["required"] = ["challenge", "nonces"]
 WIDGET_ERROR = closed(
@@ -225,9 +225,10 @@ _OPTIONS = {
         "maxLength": fields.MAX_ACTION,
         "description": "Bound into the token; returned by Turnstile's and reCAPTCHA's siteverify.",
     },
-    "cdata": _limited(
-        token.MAX_CDATA, "Bound into the token verbatim; returned by Turnstile's siteverify."
-    ),
+    "cdata": {
+        **_limited(token.MAX_CDATA, "Bound into the token; returned by Turnstile's siteverify."),
+        "pattern": f"^{token.CDATA.pattern}$",
+    },
 }
 UNIVERSAL_REQUEST = {
     **obj(

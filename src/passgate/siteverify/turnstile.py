@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from passgate import verify
 from passgate.service import Service
+from passgate.sites import SECRET_RE
 from passgate.siteverify.hcaptcha import score_of
 from passgate.siteverify.recaptcha import without_bad_remoteip
 from passgate.store import StoreUnavailable
@@ -159,8 +160,8 @@ async def _answer(
     if response == DUMMY_TOKEN and secret:  # a test sitekey's token with a real secret
         return failure("invalid-input-response"), verify.failed(verify.INVALID_RESPONSE)
     store = IdempotencyStore(service.engine)
-    rid = result_id(key, response) if key and response else ""
     try:
+        rid = await _result_id(service, key, secret, response)
         if rid:
             stored = await db.run(store.get, rid, now)
             if stored is not None:
@@ -184,6 +185,19 @@ async def _answer(
     if not verdict.ok:
         return failure(*translate(verdict.codes)), verdict
     return success(verdict), verdict
+
+
+async def _result_id(service: Service, key: str, secret: str, response: str) -> str:
+    """The stored answer's id for (key, site, token), or "" when there is none to keep or
+    find: no key, no token, or a secret of no site. The site is the secret's, so a retry
+    with another site's secret, or none, is a new verification and fails as one (docs/
+    turnstile.md §7). Raises StoreUnavailable."""
+    if not key or not response or not secret or not SECRET_RE.match(secret):
+        return ""
+    site = await service.site_by_secret(secret)
+    if site is None:
+        return ""
+    return result_id(key, site.sitekey + "\x00" + response)
 
 
 async def _wait_for(store: IdempotencyStore, rid: str) -> dict[str, Any] | None:

@@ -84,11 +84,12 @@ def _action(body: Mapping[str, Any]) -> str | None:
 
 
 def _cdata(body: Mapping[str, Any]) -> str | None:
-    """Turnstile's cData, bound exactly as sent: at most MAX_CDATA characters as JavaScript
-    counts them (UTF-16 code units), so that a token carrying it stays within its size."""
+    """Turnstile's cData, bound exactly as sent, by the widget's rule (token.CDATA: at most
+    MAX_CDATA of A-Z a-z 0-9 _ - =), so that a token carrying it stays within 2048
+    characters."""
     value = _string(body, "cdata", token.MAX_CDATA, verbatim=True)
-    if value is not None and token.utf16_length(value) > token.MAX_CDATA:
-        raise Refusal(BAD_INPUT, f"cdata is longer than {token.MAX_CDATA} characters")
+    if value is not None and not token.CDATA.fullmatch(value):
+        raise Refusal(BAD_INPUT, f"cdata must be at most {token.MAX_CDATA} of A-Z a-z 0-9 _ - =")
     return value
 
 
