@@ -391,10 +391,13 @@ def test_forced_colors_keep_the_box_ring_and_check_mark_visible(
 SAMPLE = """() => {
   window.samples = [];
   const t0 = performance.now();
+  const box = document.getElementById('box');
+  const name = () => box.getAttribute('aria-labelledby').split(' ')
+    .map(id => document.getElementById(id).textContent).join(' ');
   const take = () => samples.push([performance.now() - t0,
     document.getElementById('label').textContent,
     getComputedStyle(document.getElementById('fill')).width,
-    document.documentElement.className]);
+    document.documentElement.className, name()]);
   take();
   window.sampler = setInterval(take, 100);
 }"""
@@ -403,6 +406,9 @@ SAMPLE = """() => {
 def test_progress_moves_every_half_second_and_the_box_responds(
     page: Any, live_server: LiveServer, pages: PageServer, slow_site: dict[str, str]
 ) -> None:
+    """The label or the bar changes at least every 500 ms; the box's accessible name (its
+    aria-labelledby text) stays the state, never the percentage, so that a screen reader
+    does not read out every change (the live region announces quarters)."""
     page.goto(one_widget(live_server, pages, "/progress.html", slow_site["sitekey"]))
     frame = frame_of(page)
     page.evaluate("() => document.title")  # the page's script world, made before timing
@@ -427,6 +433,9 @@ def test_progress_moves_every_half_second_and_the_box_responds(
     print(f"\nlongest gap {max(gaps):.0f} ms, {len(changes)} changes, evaluate {latencies}")
     assert max(gaps) <= 500, samples
     assert max(latencies) < 0.2, latencies
+    names = [s[4] for s in working]
+    assert len({*names}) <= 2 and not any(re.search(r"\d", n) for n in names), names
+    assert names[0] == strings("en")["human"], names
 
 
 # What a background tab does to the frame, which headless Chromium never does itself (every
@@ -540,3 +549,101 @@ def test_without_webassembly_argon2_says_so_and_sha256_still_solves(
     ex(page.locator("#sha textarea[name=h-captcha-response]")).to_have_value(
         TOKEN_RE, timeout=20_000
     )
+
+
+# 7. Text spacing (1.4.12) ------------------------------------------------------------------
+
+# The criterion's spacing, forced on every element, as a user style sheet or bookmarklet does.
+SPACING = (
+    "* { line-height: 1.5 !important; letter-spacing: 0.12em !important;"
+    " word-spacing: 0.16em !important; }"
+)
+NOTES = ("retry", "expired", "rate-limited", "network-error", "unsupported", "blocked")
+
+# What of the label and the note is lost: outside the iframe's viewport or the box, over the
+# brand or the checkbox, or overflowing.
+LOST = """() => {
+  const $ = (id) => document.getElementById(id), rect = (el) => el.getBoundingClientRect();
+  const pg = $('pg'), brand = pg.querySelector('.brand'), check = $('box');
+  const E = 0.5;
+  const inside = (a, b) => a.left >= b.left - E && a.top >= b.top - E &&
+    a.right <= b.right + E && a.bottom <= b.bottom + E;
+  const apart = (a, b) => a.right <= b.left + E || b.right <= a.left + E ||
+    a.bottom <= b.top + E || b.bottom <= a.top + E;
+  const view = {left: 0, top: 0, right: innerWidth, bottom: innerHeight};
+  const out = [];
+  if (!inside(rect(pg), view)) out.push(`the box leaves the iframe (${innerHeight} px tall)`);
+  if (!inside(rect(brand), view)) out.push('the brand leaves the iframe');
+  for (const el of [$('label'), $('note'), $('tag')]) {
+    const say = (why) => out.push(`${el.id} ${why} (${JSON.stringify(el.textContent)})`);
+    if (el.scrollWidth > el.clientWidth + 1) say('overflows sideways');
+    if (!inside(rect(el), view)) say('leaves the iframe');
+    if (!inside(rect(el), rect(pg))) say('leaves the box');
+    if (el.id === 'tag') continue;
+    const range = document.createRange();
+    range.selectNodeContents(el);
+    const lines = [...range.getClientRects()];
+    if (lines.some((l) => !apart(l, rect(brand)))) say('overlaps the brand');
+    if (lines.some((l) => !apart(l, rect(check)))) say('overlaps the checkbox');
+  }
+  return out;
+}"""
+
+
+def test_text_spacing_loses_no_content(
+    browser: Any, live_server: LiveServer, pages: PageServer
+) -> None:
+    """WCAG 1.4.12: with the criterion's line height, letter and word spacing forced into
+    the frame, the error state's label and longest note, in English and in the longest
+    languages (Tamil, Malayalam), in both sizes, stay whole, in view, and clear of the brand
+    and the checkbox: the frame grows its box and asks the page, through the real api.js,
+    to grow the iframe. At default spacing the iframe keeps its standard size."""
+    context = browser.new_context(bypass_csp=True)  # the style added into the frame
+    try:
+        page = context.new_page()
+        slots = [(lang, size) for lang in ("en", "ta", "ml") for size in SIZES]
+        body = "".join(
+            f'<div id="{lang}-{size}" class="h-captcha" data-sitekey="{live_server.sitekey}" '
+            f'data-theme="contrast" data-size="{size}" data-hl="{lang}"></div>'
+            for lang, size in slots
+        )
+        page.goto(pages.add("/spacing.html", widget_page(f"{live_server.base_url}/1/api.js", body)))
+        problems = []
+        for lang, size in slots:
+            iframe = page.locator(f"#{lang}-{size} iframe")
+            frame = frame_of(page, f"#{lang}-{size} iframe", lang)
+            standard = iframe.evaluate("f => f.getBoundingClientRect().height")
+            t = strings(lang)
+            note = max((t[k] for k in NOTES), key=len)
+            frame.add_style_tag(content=SPACING)
+            frame.evaluate(
+                """([label, note]) => {
+                  document.documentElement.classList.add('is-error');
+                  document.getElementById('label').textContent = label;
+                  document.getElementById('note').textContent = note;
+                }""",
+                [t["failed"], note],
+            )
+            frame.evaluate("() => document.fonts.ready.then(() => null)")
+            # The iframe grows to the box's height (the frame's message, then the page's).
+            frame.wait_for_function(
+                "() => innerHeight >= Math.ceil(document.getElementById('pg')"
+                ".getBoundingClientRect().height)"
+            )
+            grown = iframe.evaluate("f => f.getBoundingClientRect().height")
+            assert grown >= standard, (lang, size, grown, standard)
+            for line in frame.evaluate(LOST):
+                problems.append(f"{lang} {size}: {line}")
+            print(f"\n{lang} {size}: {standard:.0f} -> {grown:.0f} px")
+        assert not problems, "\n".join(problems)
+        # Without the override the standard sizes stay (a fresh page: nothing was added).
+        page.goto(pages.add("/plain.html", widget_page(f"{live_server.base_url}/1/api.js", body)))
+        for lang, size in slots:
+            frame_of(page, f"#{lang}-{size} iframe", lang)
+            page.wait_for_timeout(100)
+            height = page.locator(f"#{lang}-{size} iframe").evaluate(
+                "f => f.getBoundingClientRect().height"
+            )
+            assert height == {"normal": 78, "compact": 144}[size], (lang, size, height)
+    finally:
+        context.close()

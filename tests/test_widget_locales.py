@@ -55,6 +55,12 @@ def test_a_locale_is_translated(code: str) -> None:
     assert allowed == "*" or not set(same) - set(allowed), same
 
 
+@pytest.mark.parametrize("code", sorted(FILES))
+def test_no_locale_string_names_the_brand(code: str) -> None:
+    """The brand is the frame's own, untranslated (frame.html): no string repeats it."""
+    assert not [k for k, text in strings(code).items() if "passgate" in text.lower()]
+
+
 def test_frame_js_shows_only_locale_keys() -> None:
     """frame.js's keys are en.json's: every string it shows comes from the locale."""
     js = (Path(assets.__file__).with_name("static") / "frame.js").read_text()

@@ -62,6 +62,8 @@ HL = {
     "iw": "he",
     "no": "nb",
     "nb-NO": "nb",
+    "nn": "nb",
+    "nn-NO": "nb",
     "tl": "fil",
     "zh": "zh-Hans",
     "zh-CN": "zh-Hans",

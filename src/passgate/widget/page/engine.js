@@ -343,6 +343,11 @@ function engine(spec) {
       w.running = false;
       spec.emit(w, "chalexpired");
       settle(w, false, "challenge-expired");
+    } else if (m.type === "height" && typeof m.height === "number") {
+      // The frame's text needs more room than the standard size (larger text, wider
+      // spacing: WCAG 1.4.12): the iframe grows to fit it, never below its standard height.
+      w.frame.style.height =
+        Math.max(SIZES[w.size][1], Math.min(Math.ceil(m.height), 1000)) + "px";
     } else if (m.type === "lang" && typeof m.title === "string") {
       // The frame's language: the iframe's accessible name in it (locales' `title`).
       w.frame.title = "passgate: " + m.title;

@@ -26,6 +26,7 @@
   var ALIAS = {
     iw: "he",
     no: "nb",
+    nn: "nb", // Nynorsk: Bokmål is the nearest this widget speaks
     tl: "fil",
     zh: "zh-hans",
     "zh-cn": "zh-hans",
@@ -63,8 +64,10 @@
   var $ = document.getElementById.bind(document);
   var box = $("box"),
     label = $("label"),
+    name = $("name"),
     note = $("note"),
     fill = $("fill"),
+    pg = $("pg"),
     live = $("live");
 
   // What this browser can run: workers, and WebAssembly with SIMD (the Argon2id solver);
@@ -105,6 +108,13 @@
   var heard = 0; // when the workers last reported (Date.now())
   var blocked = false; // this browser refused to start a worker
   var watchdog = 0;
+  var clicked = 0; // when this run started (Date.now())
+  var posted = 0; // when its workers were given their parts; 0 before
+  var creep = 0; // the interval that keeps the bar moving between reports
+  var floor = 0; // the share the bar has crept to, between reports
+  var guess = 0; // the workers' last estimate
+  var parts = 1; // the parts of the challenge being solved
+  var tall = 0; // the height last sent to the page
 
   root.className =
     "t-" +
@@ -127,7 +137,7 @@
   function translate(strings) {
     var next = {};
     for (var k in T) next[k] = strings[k] || T[k];
-    [label, note, $("tag")].forEach(function (el) {
+    [label, name, note, $("tag")].forEach(function (el) {
       for (var k in T) {
         if (el.textContent && el.textContent === T[k]) {
           el.textContent = next[k];
@@ -147,6 +157,9 @@
     if (next !== "idle") root.classList.add("is-" + next);
     box.setAttribute("aria-checked", next === "done" ? "true" : "false");
     label.textContent = text;
+    // The box's accessible name: the state, never the percentage, which a screen reader
+    // would read out on every change (the live region announces quarters).
+    name.textContent = next === "working" ? T.human : text;
     note.textContent = detail;
   }
 
@@ -159,7 +172,7 @@
   // percent, keeps moving; the label shows whole percents, and the live region announces
   // quarters only, in the widget's language (T.progress).
   function progress(f) {
-    var bar = Math.floor(f * 1000) / 10;
+    var bar = Math.floor(f * 100000) / 1000;
     if (bar > drawn) {
       drawn = bar;
       fill.style.width = bar + "%";
@@ -171,6 +184,26 @@
     if (Math.floor(p / 25) > spoken) {
       spoken = Math.floor(p / 25);
       say(T.progress.replace("{p}", p));
+    }
+  }
+
+  // Between the workers' reports the estimate can flatten (a part that takes longer than
+  // expected): every 400 ms the bar creeps a thirtieth of the way to the next whole part,
+  // never reaching it, so it moves at least every 500 ms and reaches 100 % only when done.
+  function tick() {
+    var x = Math.max(guess, floor) * parts;
+    var next = Math.min(parts, Math.floor(x) + 1);
+    floor = Math.min(x + (next - x) / 30, next - 1e-6) / parts;
+    progress(floor);
+  }
+
+  // The height the frame needs (its box grows when the text needs more room: larger text,
+  // wider spacing, WCAG 1.4.12), told to the page, which sizes the iframe (page/engine.js).
+  function measure() {
+    var h = Math.ceil(pg.getBoundingClientRect().height);
+    if (h !== tall) {
+      tall = h;
+      send("height", { height: h });
     }
   }
 
@@ -186,12 +219,38 @@
 
   var UNSUPPORTED = { code: "challenge-error", unsupported: true };
   var BLOCKED = { code: "challenge-error", blocked: true };
-  var SILENCE = 8000; // ms without a word from the workers: they are blocked or stuck
+  // Workers that never report (blocked, or stuck) must not leave a spinner forever: the
+  // page hears of it within 10 s of the click. Their first report is due LIMIT ms after the
+  // click (FIRST ms after they got their parts at least, should the challenge come late);
+  // later ones SILENCE ms after the last. A challenge that does not come is api()'s TIMEOUT.
+  var LIMIT = 9000;
+  var FIRST = 4000;
+  var SILENCE = 8000;
+  var TIMEOUT = 15000;
+  var abort = null; // rejects the solve in progress
+
+  function due() {
+    if (!posted) return Date.now() + 500; // the challenge is on its way
+    return heard ? heard + SILENCE : Math.max(clicked + LIMIT, posted + FIRST);
+  }
+
+  function watch(mine) {
+    clearTimeout(watchdog);
+    watchdog = setTimeout(
+      function () {
+        if (mine !== run) return;
+        if (posted && abort && Date.now() >= due()) return abort(BLOCKED);
+        watch(mine);
+      },
+      Math.max(0, due() - Date.now()),
+    );
+  }
 
   function stop() {
     run++;
     clearTimeout(timer);
     clearTimeout(watchdog);
+    clearInterval(creep);
     if (!busy) return;
     busy = false; // a worker cannot be interrupted mid-part: replace them all
     pool.forEach(function (w) {
@@ -241,6 +300,9 @@
     stop();
     var mine = run;
     shown = spoken = drawn = -1;
+    clicked = Date.now();
+    posted = floor = guess = 0;
+    watch(mine);
     show("working", "", "");
     progress(0);
     send("open");
@@ -293,6 +355,7 @@
   // has it load again, once: the page then resumes the run (api.js, on "ready").
   function earn(mine, renewals, renew, fallback) {
     if (!canWork) return Promise.reject(UNSUPPORTED);
+    posted = 0;
     var ask = { sitekey: sitekey, host: host, v: 2 };
     if (renew) ask.renew = true;
     if (fallback || !canWasm) ask.fallback = true;
@@ -340,17 +403,28 @@
   }
 
   // POST JSON to the widget API on this frame's own origin; rejects with {code}.
+  // A request that stalls is given up after TIMEOUT ms, as a network error.
   function api(path, body) {
+    var ctl = typeof AbortController === "function" ? new AbortController() : null;
+    var limit = setTimeout(function () {
+      if (ctl) ctl.abort();
+    }, TIMEOUT);
     return fetch(path, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify(body),
       credentials: "omit",
       cache: "no-store",
+      signal: ctl ? ctl.signal : undefined,
     }).then(
       function (res) {
+        clearTimeout(limit); // the body may still stall: the signal covers it until read
+        limit = setTimeout(function () {
+          if (ctl) ctl.abort();
+        }, TIMEOUT);
         return res.json().then(
           function (data) {
+            clearTimeout(limit);
             if (res.ok) return data;
             throw {
               code: res.status === 429 ? "rate-limited" : data.error,
@@ -361,6 +435,8 @@
             };
           },
           function () {
+            clearTimeout(limit);
+            if (ctl && ctl.signal.aborted) throw { code: "network-error" };
             throw {
               code: res.status === 429 ? "rate-limited" : "challenge-error",
             };
@@ -368,6 +444,7 @@
         );
       },
       function () {
+        clearTimeout(limit);
         throw { code: "network-error" };
       },
     );
@@ -403,17 +480,14 @@
       return x / c.parts;
     }
     return new Promise(function (resolve, reject) {
-      // A worker that never reports (blocked, or stuck) must not leave a spinner forever.
-      function watch(ms) {
-        watchdog = setTimeout(function () {
-          var quiet = Date.now() - heard;
-          if (quiet < SILENCE) return watch(SILENCE - quiet);
-          reject(BLOCKED);
-        }, ms);
-      }
-      heard = Date.now();
-      clearTimeout(watchdog); // a previous try's (the fallback's retry)
-      watch(SILENCE);
+      abort = reject; // by the watchdog (watch), armed at the click
+      heard = 0;
+      posted = Date.now();
+      guess = floor = 0;
+      parts = c.parts;
+      clearInterval(creep);
+      creep = setInterval(tick, 400);
+      watch(mine);
       function give(w, i) {
         tried[i] = 0;
         if (next >= c.parts) return;
@@ -428,12 +502,14 @@
           heard = Date.now();
           if (m.type === "progress") {
             tried[i] += m.hashes;
-            progress(estimate());
+            guess = estimate();
+            progress(guess);
           } else if (m.type === "found") {
             nonces[m.part] = m.nonce;
             if (++found < c.parts) return give(w, i);
             busy = false;
             clearTimeout(watchdog);
+            clearInterval(creep);
             resolve(nonces);
           } else {
             reject(
@@ -502,4 +578,6 @@
   });
 
   send("ready");
+  if (typeof ResizeObserver === "function") new ResizeObserver(measure).observe(pg);
+  measure();
 })();
