@@ -16,7 +16,7 @@ from passgate.sites import SECRET_RE, SITEKEY_RE
 from passgate.stats import WIDGET
 from passgate.store import SpendRefused, StoreUnavailable
 from passgate.token import PassToken, TokenError, rqdata_digest
-from passgate.web import BadBody, parse_json_object, read_body
+from passgate.web import BadBody, BodyTooLarge, parse_json_object, read_body
 
 FIELDS = ("secret", "response", "remoteip", "sitekey", "rqdata")
 VERBATIM = frozenset({"rqdata"})  # opaque: compared exactly as bound (contract §5)
@@ -55,6 +55,24 @@ class Verdict:
 
 def failed(*codes: str, sitekey: str = "") -> Verdict:
     return Verdict(codes=tuple(dict.fromkeys(codes)), sitekey=sitekey)
+
+
+def failure(*codes: str, **extra: Any) -> dict[str, Any]:
+    """The failure body all three interfaces share: `{"success": false, "error-codes"}`,
+    each code once, in order, plus `extra` fields."""
+    return {"success": False, "error-codes": list(dict.fromkeys(codes)), **extra}
+
+
+async def params_of(
+    service: Service, request: Request, interface: str, fields: tuple[str, ...] = FIELDS
+) -> dict[str, str] | None:
+    """`read_params`, or None for a request that cannot be read (counted as BAD_REQUEST at
+    `interface`), which every interface answers `bad-request`."""
+    try:
+        return await read_params(request, service.config.max_body_bytes, fields)
+    except (BadBody, BodyTooLarge):
+        count(service, interface, failed(BAD_REQUEST))
+        return None
 
 
 async def read_params(

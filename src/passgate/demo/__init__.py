@@ -47,7 +47,7 @@ async def verify(request: Request) -> Response:
     try:
         params = await core.read_params(request, service.config.max_body_bytes)
     except (BadBody, BodyTooLarge):
-        return JSONResponse({"accepted": False, "siteverify": hcaptcha.failure("bad-request")})
+        return JSONResponse({"accepted": False, "siteverify": core.failure("bad-request")})
     outcome = await hcaptcha.verify_params(
         service,
         {

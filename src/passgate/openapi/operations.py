@@ -7,7 +7,7 @@ from __future__ import annotations
 from passgate import checksiteconfig, health, verify, web
 from passgate.openapi import document
 from passgate.openapi import schemas as s
-from passgate.openapi.declare import FORM, JSON, MULTIPART, Answer, Operation, Param
+from passgate.openapi.declare import FORM, JSON, MULTIPART, Answer, Operation, Param, Schema
 from passgate.siteverify import hcaptcha, recaptcha, turnstile
 from passgate.tokenapi import admin, jobapi, universal
 from passgate.widget import assets, endpoints
@@ -107,6 +107,11 @@ _ASSET = Param(
 _JS = "text/javascript"
 _ASSET_TYPES = ("text/css", "text/html", "application/wasm")
 _NOT_MODIFIED = Answer(304, "Not modified since the ETag sent in `If-None-Match`.", None)
+
+
+def _forms(name: str) -> dict[str, Schema]:
+    """A siteverify body: the same parameters urlencoded, as multipart or as JSON."""
+    return {media: s.ref(name) for media in (FORM, MULTIPART, JSON)}
 
 
 def _query(name: str, text: str) -> Param:
@@ -219,8 +224,7 @@ PUBLIC: tuple[Operation, ...] = (
         description="Parameters come from the query string, then the body over them "
         "(urlencoded, multipart or JSON). A token is spent only when every other check "
         "passed, and exactly once.",
-        body={FORM: s.ref("SiteverifyRequest"), MULTIPART: s.ref("SiteverifyRequest"),
-              JSON: s.ref("SiteverifyRequest")},
+        body=_forms("SiteverifyRequest"),
         params=SITEVERIFY_PARAMS, hot=True,
     ),
     Operation(
@@ -239,8 +243,7 @@ PUBLIC: tuple[Operation, ...] = (
         description="Any passgate token of the site, earned through any interface. A retry "
         "with the same `idempotency_key` gets the first answer instead of "
         "`timeout-or-duplicate`, on every node (docs/turnstile.md).",
-        body={FORM: s.ref("TurnstileRequest"), MULTIPART: s.ref("TurnstileRequest"),
-              JSON: s.ref("TurnstileRequest")},
+        body=_forms("TurnstileRequest"),
         params=tuple(_query(n, f"`{n}`, when not in the body.") for n in turnstile.FIELDS),
     ),
     Operation(
@@ -251,8 +254,7 @@ PUBLIC: tuple[Operation, ...] = (
         description="Any passgate token of the site, earned through any interface; `score` "
         "in reCAPTCHA's direction (1.0 = very likely human) and the bound `action` "
         "(docs/recaptcha.md).",
-        body={FORM: s.ref("RecaptchaRequest"), MULTIPART: s.ref("RecaptchaRequest"),
-              JSON: s.ref("RecaptchaRequest")},
+        body=_forms("RecaptchaRequest"),
         params=tuple(_query(n, f"`{n}`, when not in the body.") for n in recaptcha.FIELDS),
     ),
     Operation(

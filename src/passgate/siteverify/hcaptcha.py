@@ -13,8 +13,8 @@ from starlette.responses import Response
 from passgate import testkeys, verify
 from passgate.service import Service
 from passgate.token import PassToken
-from passgate.verify import FIELDS, INVALID_RESPONSE, Verdict, iso_ms
-from passgate.web import BadBody, BodyTooLarge, FastJSON
+from passgate.verify import FIELDS, INVALID_RESPONSE, Verdict, failure, iso_ms
+from passgate.web import FastJSON
 
 INTERFACE = "hcaptcha"
 ERROR_CODES = (  # the contract's table (§5), in its order
@@ -41,10 +41,6 @@ def reply(body: dict[str, Any]) -> Response:
     return FastJSON(body)
 
 
-def failure(*codes: str, **extra: Any) -> dict[str, Any]:
-    return {"success": False, "error-codes": list(dict.fromkeys(codes)), **extra}
-
-
 async def get(request: Request) -> Response:
     """`GET /siteverify?secret=...&response=...`: the hcaptcha Ruby gem (Mastodon's) verifies
     with GET and the parameters in the query string; without them, `bad-request`."""
@@ -55,10 +51,8 @@ async def get(request: Request) -> Response:
 
 async def endpoint(request: Request) -> Response:
     service: Service = request.app.state.service
-    try:
-        params = await verify.read_params(request, service.config.max_body_bytes)
-    except (BadBody, BodyTooLarge):
-        verify.count(service, INTERFACE, verify.failed("bad-request"))
+    params = await verify.params_of(service, request, INTERFACE)
+    if params is None:
         return reply(failure("bad-request"))
     return reply(await answer(service, params, time.time()))
 

@@ -14,8 +14,8 @@ from starlette.responses import Response
 from passgate import addresses, verify
 from passgate.service import Service
 from passgate.siteverify.hcaptcha import score_of
-from passgate.verify import Verdict
-from passgate.web import BadBody, BodyTooLarge, FastJSON
+from passgate.verify import Verdict, failure
+from passgate.web import FastJSON
 
 INTERFACE = "recaptcha"
 FIELDS = ("secret", "response", "remoteip")
@@ -52,10 +52,6 @@ def without_bad_remoteip(params: dict[str, str]) -> dict[str, str]:
     return params
 
 
-def failure(*codes: str) -> dict[str, Any]:
-    return {"success": False, "error-codes": list(dict.fromkeys(codes))}
-
-
 def iso_s(ms: int) -> str:
     """reCAPTCHA's timestamp: ISO 8601 UTC to the second (`2026-11-22T10:41:06Z`)."""
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms // 1000))
@@ -81,10 +77,8 @@ async def endpoint(request: Request) -> Response:
     """POST, or GET with the parameters in the query string (the hcaptcha and recaptcha
     Ruby gems verify with GET)."""
     service: Service = request.app.state.service
-    try:
-        params = await verify.read_params(request, service.config.max_body_bytes, FIELDS)
-    except (BadBody, BodyTooLarge):
-        verify.count(service, INTERFACE, verify.failed(verify.BAD_REQUEST))
+    params = await verify.params_of(service, request, INTERFACE, FIELDS)
+    if params is None:
         return FastJSON(failure("bad-request"))
     return FastJSON(await answer(service, params, time.time()))
 

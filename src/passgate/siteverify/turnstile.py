@@ -21,8 +21,8 @@ from passgate.siteverify.recaptcha import without_bad_remoteip
 from passgate.store import StoreUnavailable
 from passgate.store.idempotency import IdempotencyStore, result_id
 from passgate.tokenapi import db
-from passgate.verify import Verdict, iso_ms
-from passgate.web import BadBody, BodyTooLarge, FastJSON
+from passgate.verify import Verdict, failure, iso_ms
+from passgate.web import FastJSON
 
 INTERFACE = "turnstile"
 FIELDS = ("secret", "response", "remoteip", "idempotency_key")
@@ -73,10 +73,6 @@ TEST_SITEKEYS = {  # sitekey: (passes, invisible, needs a click): docs/turnstile
     "3x00000000000000000000FF": (True, False, True),
 }
 TEST_HOSTNAME = "example.com"
-
-
-def failure(*codes: str) -> dict[str, Any]:
-    return {"success": False, "error-codes": list(dict.fromkeys(codes))}
 
 
 def translate(codes: tuple[str, ...]) -> list[str]:
@@ -131,10 +127,8 @@ async def get(request: Request) -> Response:
 
 async def endpoint(request: Request) -> Response:
     service: Service = request.app.state.service
-    try:
-        params = await verify.read_params(request, service.config.max_body_bytes, FIELDS)
-    except (BadBody, BodyTooLarge):
-        verify.count(service, INTERFACE, verify.failed(verify.BAD_REQUEST))
+    params = await verify.params_of(service, request, INTERFACE, FIELDS)
+    if params is None:
         return reply(failure("bad-request"))
     return reply(await answer(service, params, time.time()))
 
