@@ -30,7 +30,8 @@ from passgate.tokenapi.ratelimit import MemoryRateLimiter, RateLimiter, open_lim
 
 log = logging.getLogger("passgate")
 
-SITE_CACHE_SECONDS = 1.0
+SITE_CACHE_SECONDS = 1.0  # a cached site answers for at most this long after its load began
+SITE_REFRESH_AHEAD = 0.5  # an entry this old is reloaded in the background, still answering
 RING_REFRESH_SECONDS = 5.0
 RING_RELOAD_GAP = 0.25  # unknown key ids reload the ring at most this often
 PING_TIMEOUT = 2.0
@@ -39,7 +40,13 @@ PING_TIMEOUT = 2.0
 @dataclass
 class _Cached:
     site: Site | None
-    at: float
+    at: float  # time.monotonic() when the load that read it began
+
+
+def _retrieved(task: asyncio.Task[Site | None]) -> None:
+    """Mark a load's failure as seen: its callers, if any, got it already."""
+    if not task.cancelled():
+        task.exception()
 
 
 @dataclass
@@ -58,6 +65,8 @@ class Service:
     metrics: Metrics | None = None  # the Prometheus metrics, when the listener is on
     _by_key: dict[str, _Cached] = field(default_factory=dict)
     _by_secret: dict[str, _Cached] = field(default_factory=dict)
+    _loads: dict[tuple[bool, str, int], asyncio.Task[Site | None]] = field(default_factory=dict)
+    _generation: int = 0  # forget_sites() bumps it: loads begun before it are not cached
     _ring_at: float = field(default_factory=time.monotonic)
     _ring_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     untrusted_forwarded_for: bool = False  # seen since start (client_ip); /readyz warns
@@ -72,20 +81,55 @@ class Service:
     async def _cached(
         self, cache: dict[str, _Cached], key: str, load: Callable[[str], Site | None]
     ) -> Site | None:
+        """The cached site under `key`, younger than SITE_CACHE_SECONDS; past
+        SITE_REFRESH_AHEAD it still answers while one background load replaces it. A miss
+        awaits the load; concurrent callers share one load per key (no burst of identical
+        queries when an entry expires under load). Raises StoreUnavailable."""
         now = time.monotonic()
         hit = cache.get(key)
-        if hit and now - hit.at < SITE_CACHE_SECONDS:
-            return hit.site
+        if hit is not None:
+            age = now - hit.at
+            if age < SITE_REFRESH_AHEAD:
+                return hit.site
+            if age < SITE_CACHE_SECONDS:
+                self._load(cache, key, load)
+                return hit.site
+        return await asyncio.shield(self._load(cache, key, load))
+
+    def _load(
+        self, cache: dict[str, _Cached], key: str, load: Callable[[str], Site | None]
+    ) -> asyncio.Task[Site | None]:
+        """The load of `key` in flight, or a new one."""
+        flight = (cache is self._by_secret, key, self._generation)
+        task = self._loads.get(flight)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(self._fetch(cache, key, load, flight))
+            task.add_done_callback(_retrieved)
+            self._loads[flight] = task
+        return task
+
+    async def _fetch(
+        self,
+        cache: dict[str, _Cached],
+        key: str,
+        load: Callable[[str], Site | None],
+        flight: tuple[bool, str, int],
+    ) -> Site | None:
+        began = time.monotonic()
         try:
             site = await run_in_threadpool(load, key)
         except sa.exc.SQLAlchemyError as exc:
             raise StoreUnavailable(type(exc).__name__) from None
-        if len(cache) > 10_000:
-            cache.clear()
-        cache[key] = _Cached(site, now)
+        finally:
+            self._loads.pop(flight, None)
+        if flight[2] == self._generation:  # not forgotten meanwhile
+            if len(cache) > 10_000:
+                cache.clear()
+            cache[key] = _Cached(site, began)
         return site
 
     def forget_sites(self) -> None:
+        self._generation += 1
         self._by_key.clear()
         self._by_secret.clear()
 
