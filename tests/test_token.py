@@ -41,8 +41,17 @@ def test_rotated_ring_still_verifies_old_tokens() -> None:
     assert token.decode(old, rotated).kid == "a"
     new = token.encode(token.mint("sk", "h", 0, 120), rotated)
     assert token.key_id(new) == "b"
-    with pytest.raises(token.TokenError):
+    with pytest.raises(token.UnknownKey) as unknown:  # a TokenError that names the key
         token.decode(new, RING)
+    assert isinstance(unknown.value, token.TokenError) and unknown.value.kid == "b"
+
+
+def test_a_known_key_with_a_wrong_signature_is_not_an_unknown_key() -> None:
+    text = token.encode(token.mint("sk", "h", 0, 120), RING)
+    forged = KeyRing({"a": b"z" * 32}, "a")
+    with pytest.raises(token.TokenError) as bad:
+        token.decode(text, forged)
+    assert not isinstance(bad.value, token.UnknownKey)
 
 
 def test_response_key_is_stable_per_token() -> None:

@@ -184,7 +184,12 @@ class Service:
         )
 
     async def decode_token(self, text: str) -> PassToken:
-        return token.decode(text, await self.ring_with(token.key_id(text)))
+        """`token.decode` against the ring, reloaded first (ring_with) when the token names a
+        key the ring lacks. Raises TokenError, StoreUnavailable."""
+        try:
+            return token.decode(text, self.ring)
+        except token.UnknownKey as exc:
+            return token.decode(text, await self.ring_with(exc.kid))
 
     async def ping(self) -> dict[str, bool]:
         """Reachability of each store: the relational database and the spend set."""

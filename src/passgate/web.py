@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from passgate import addresses
@@ -42,14 +42,29 @@ async def read_body(request: Request, limit: int) -> bytes:
         digits = declared.lstrip("0") or "0"  # int() refuses more than 4,300 digits
         if len(digits) > 18 or int(digits) > limit:
             raise BodyTooLarge()
+    if hasattr(request, "_body"):  # read before, by this or by Starlette
+        if len(request._body) > limit:
+            raise BodyTooLarge()
+        return request._body
+    # ASGI's messages read directly (what request.stream() does, without its generator:
+    # this runs on every siteverify)
     chunks = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge()
-        chunks.append(chunk)
-    body = b"".join(chunks)
+    receive = request.receive
+    while True:
+        message = await receive()
+        if message["type"] == "http.request":
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge()
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        elif message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    request._stream_consumed = True
     request._body = body  # lets request.form() reuse what was read
     return body
 
