@@ -80,7 +80,9 @@ function init(args)
   secret = os.getenv("BENCH_SECRET")
   host = os.getenv("BENCH_HOST")
   prefixes = tonumber(os.getenv("BENCH_XFF_PREFIXES") or "131072")
-  user = thread_index or 0
+  -- BENCH_XFF_OFFSET: the first user's number, so that consecutive runs on one store
+  -- come from other /24s than the runs before them
+  user = (thread_index or 0) + tonumber(os.getenv("BENCH_XFF_OFFSET") or "0")
   signups, refused = 0, 0
   ch_body = string.format('{"sitekey":"%s","host":"%s"}', sitekey, host)
   new_user()
