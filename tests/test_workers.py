@@ -9,7 +9,6 @@ import concurrent.futures as cf
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -194,60 +193,3 @@ def test_a_dead_worker_is_restarted_while_the_other_serves(pool: Pool) -> None:
         time.sleep(0.2)
     now = pool.children()
     assert len(now) == 2 and first in now and second not in now
-
-
-def _sockets(pid: int, port: int, state: str) -> set[str]:
-    """The inodes of the sockets on local `port` in `state` (01 established, 0A listening)
-    that the process `pid` holds."""
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[1].rsplit(":", 1)[1] == f"{port:04X}" and fields[3] == state:
-                inodes.add(fields[9])
-    held = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            target = os.readlink(fd)
-        except OSError:
-            continue
-        if target.startswith("socket:[") and target[8:-1] in inodes:
-            held.add(target[8:-1])
-    return held
-
-
-def _served_connections(pid: int, port: int) -> int:
-    return len(_sockets(pid, port, "01"))
-
-
-def test_each_worker_listens_on_a_socket_of_its_own(pool: Pool) -> None:
-    port = int(pool.url.rsplit(":", 1)[1])
-    listening = [_sockets(pid, port, "0A") for pid in pool.children()]
-    assert all(len(s) == 1 for s in listening), listening
-    assert len(set.union(*listening)) == len(listening)  # not one socket shared
-    assert _sockets(pool.proc.pid, port, "0A") == set()  # the parent holds, never accepts
-
-
-def test_connections_opened_at_once_are_spread_over_the_workers(pool: Pool) -> None:
-    """A proxy's or a load generator's keep-alive pool, opened in one go, as wrk does: each
-    worker gets a share. (One socket shared by the workers let the first to wake accept
-    every connection waiting: three quarters or more on one worker.)"""
-    port = int(pool.url.rsplit(":", 1)[1])
-    for _ in range(3):
-        conns = [socket.socket() for _ in range(64)]
-        try:
-            for c in conns:  # every connect in flight before any is accepted
-                c.setblocking(False)
-                c.connect_ex(("127.0.0.1", port))
-            for c in conns:
-                c.setblocking(True)
-                c.settimeout(10)
-                c.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
-            for c in conns:
-                assert c.recv(4096).startswith(b"HTTP/1.1 200")
-            shares = [_served_connections(pid, port) for pid in pool.children()]
-        finally:
-            for c in conns:
-                c.close()
-        assert sum(shares) == 64, shares
-        assert min(shares) >= 16, shares  # binomial(64, 1/2) falls below 16 once in 10^5

@@ -155,8 +155,8 @@ def _run_workers(
 
     try:
         worker_pool.run(cfg, host or cfg.host, port or cfg.port, workers, demo_site, serve_metrics)
-    except OSError as exc:  # the port, or the console's, is taken
-        raise click.ClickException(str(exc)) from None
+    except OSError as exc:  # the console's port is taken
+        raise click.ClickException(f"cannot listen for the console: {exc}") from None
 
 
 def metrics_options(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -1,13 +1,6 @@
 """`passgate serve --workers N`: N processes on one port, under uvicorn's supervising parent
-(a worker that dies is started again, and the others keep their connections).
-
-Each worker listens on a socket of its own, bound with SO_REUSEPORT, and the kernel spreads
-new connections over them. One socket shared by every worker let whichever worker woke first
-accept every connection waiting (uvloop accepts until none is left): a load generator's or a
-proxy's pool of keep-alive connections, opened at once, landed 24 % / 76 % on two workers,
-the idle one answering one request at a time at several times the CPU per request. The
-parent holds the port (bound, not listening) so that nothing else takes it meanwhile, and
-refuses a port that another program already holds.
+(one listening socket shared by every worker; a worker that dies is started again, and the
+others keep their connections).
 
 Every guarantee holds across the workers because every piece of shared state lives in the
 store, not in a process: spends, grant buckets, jobs, abuse counters, console sessions and
@@ -19,7 +12,6 @@ The parent migrates the store before any worker starts, and serves the Prometheu
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import socket
@@ -29,8 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from passgate.settings import Config
-
-log = logging.getLogger("passgate")
 
 SETTINGS_ENV = "PASSGATE_WORKER_SETTINGS"  # the parent's effective settings, as JSON
 DEMO_ENV = "PASSGATE_WORKER_DEMO"  # the demo site (sitekey, secret), when it runs
@@ -60,62 +50,18 @@ def metrics_directory(cfg: Config) -> tuple[str, bool]:
     return tempfile.mkdtemp(prefix="passgate-metrics-"), True
 
 
-def reserve_port(host: str, port: int) -> socket.socket:
-    """Check now that `port` is free (a bind without SO_REUSEPORT, which fails where any
-    program holds it), then hold it (bound, not listening) while the workers bind theirs
-    with SO_REUSEPORT. Raises OSError."""
-    probe = _socket(host)
-    try:
-        probe.bind((host, port))
-    finally:
-        probe.close()
-    sock = _socket(host, reuse_port=True)
+def reserve_console_port(host: str, port: int) -> socket.socket:
+    """Check now that the console's port is free, and hold it (bound, not listening) while
+    the workers bind theirs with SO_REUSEPORT. Raises OSError."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except OSError:
         sock.close()
         raise
     return sock
-
-
-def _reserve(what: str, host: str, port: int) -> socket.socket:
-    try:
-        return reserve_port(host, port)
-    except OSError as exc:
-        raise OSError(f"cannot listen for {what} on {host}:{port}: {exc.strerror or exc}") from None
-
-
-def _socket(host: str, reuse_port: bool = False) -> socket.socket:
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if reuse_port:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    return sock
-
-
-def listen(host: str, port: int, backlog: int) -> socket.socket:
-    """A worker's own listening socket on the shared port (SO_REUSEPORT)."""
-    sock = _socket(host, reuse_port=True)
-    try:
-        sock.bind((host, port))
-        sock.listen(backlog)
-    except OSError:
-        sock.close()
-        raise
-    sock.set_inheritable(True)
-    return sock
-
-
-class OwnListener:
-    """Stands in uvicorn's list of sockets for the workers: uvicorn hands the list to each
-    worker it starts (restarts included) by pickling it, and this unpickles, in the worker,
-    as a socket of the worker's own (`listen`)."""
-
-    def __init__(self, host: str, port: int, backlog: int) -> None:
-        self.host, self.port, self.backlog = host, port, backlog
-
-    def __reduce__(self) -> tuple[Callable[..., socket.socket], tuple[str, int, int]]:
-        return listen, (self.host, self.port, self.backlog)
 
 
 def run(
@@ -130,7 +76,6 @@ def run(
     `serve_metrics(directory)` starts the parent's metrics listener over the workers' files
     and returns it (its shutdown() is called at the end)."""
     import uvicorn
-    from uvicorn.supervisors import Multiprocess
 
     directory, temporary = ("", False)
     listener = None
@@ -138,17 +83,16 @@ def run(
     if cfg.metrics_port or cfg.metrics_dir:
         directory, temporary = metrics_directory(cfg)
         values.update(metrics_port=0, metrics_dir=directory)  # workers write, the parent serves
-    held: list[socket.socket] = []
+    held = None
     try:
-        held.append(_reserve("passgate", host, port))
         if cfg.console == "on" and cfg.console_port:
-            held.append(_reserve("the console", cfg.console_host, cfg.console_port))
+            held = reserve_console_port(cfg.console_host, cfg.console_port)
         os.environ[SETTINGS_ENV] = json.dumps(values)
         if demo_site is not None:
             os.environ[DEMO_ENV] = json.dumps(list(demo_site))
         if serve_metrics is not None and directory:
             listener = serve_metrics(directory)
-        config = uvicorn.Config(
+        uvicorn.run(
             "passgate.workers:app",
             factory=True,
             workers=workers,
@@ -162,17 +106,11 @@ def run(
             server_header=False,
             proxy_headers=False,  # X-Forwarded-For is read by web.client_ip, trusted only
         )
-        own = OwnListener(host, port, config.backlog)
-        log.info("passgate on http://%s:%d, %d workers", host, port, workers)
-        try:
-            Multiprocess(config, sockets=[own]).run()  # type: ignore[list-item]
-        except KeyboardInterrupt:
-            pass
     finally:
         if listener is not None:
             listener.shutdown()
-        for sock in held:
-            sock.close()
+        if held is not None:
+            held.close()
         if temporary:
             shutil.rmtree(directory, ignore_errors=True)
 
