@@ -79,18 +79,24 @@ def pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pool]:
         f"http://127.0.0.1:{port}", f"http://127.0.0.1:{mport}/metrics", env, proc,
         site["sitekey"], site["secret"],
     )  # fmt: skip
+    try:
+        _wait_ready(p, data.parent / "log")
+        yield p
+    finally:  # stopped even when it never became ready: no server outlives the tests
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(20)
+    assert p.children() == []
+
+
+def _wait_ready(p: Pool, log: Path) -> None:
     deadline = time.monotonic() + 30
     while len(p.children()) < 2 or not _healthy(p.url):
-        assert proc.poll() is None and time.monotonic() < deadline, (
+        assert p.proc.poll() is None and time.monotonic() < deadline, (
             p.children(),
             _healthy(p.url),
-            (data.parent / "log").read_text(),
+            log.read_text(),
         )
         time.sleep(0.2)
-    yield p
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(20)
-    assert p.children() == []
 
 
 def _healthy(url: str) -> bool:
@@ -158,6 +164,15 @@ def test_a_grants_rate_is_one_limit_across_workers(pool: Pool) -> None:
 
 
 def test_a_site_change_reaches_every_worker_within_a_second(pool: Pool) -> None:
+    def challenge(host: str) -> int:
+        with httpx.Client() as c:  # a connection each: the kernel hands it to either worker
+            return c.post(pool.url + "/1/challenge",
+                          json={"sitekey": pool.sitekey, "host": host}).status_code  # fmt: skip
+
+    before = {pid: cpu_seconds(pid) for pid in pool.children()}
+    with cf.ThreadPoolExecutor(16) as ex:  # every worker has the site cached before the change
+        assert set(ex.map(challenge, ["localhost"] * 64)) == {200}
+    assert all(cpu_seconds(pid) > before[pid] for pid in before)
     pool.cli("site", "update", pool.sitekey, "--hostname", "localhost", "--hostname",
              "moved.example")  # fmt: skip
     changed = time.monotonic()
@@ -193,3 +208,76 @@ def test_a_dead_worker_is_restarted_while_the_other_serves(pool: Pool) -> None:
         time.sleep(0.2)
     now = pool.children()
     assert len(now) == 2 and first in now and second not in now
+
+
+def test_usable_cores_follow_a_cgroup_quota(tmp_path: Path) -> None:
+    cores = len(os.sched_getaffinity(0))
+    assert workers.usable_cores(tmp_path) == cores  # no cgroup files: the affinity
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert workers.usable_cores(tmp_path) == cores
+    (tmp_path / "cpu.max").write_text("150000 100000\n")  # docker --cpus=1.5
+    assert workers.usable_cores(tmp_path) == min(cores, 2)
+    (tmp_path / "cpu.max").write_text("50000 100000\n")
+    assert workers.usable_cores(tmp_path) == 1
+    (tmp_path / "cpu.max").unlink()
+    (tmp_path / "cpu").mkdir()
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("100000\n")  # cgroup v1
+    (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    assert workers.usable_cores(tmp_path) == 1
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("-1\n")
+    assert workers.usable_cores(tmp_path) == cores
+
+
+def test_a_bad_workers_value_changes_nothing(tmp_path: Path) -> None:
+    env = {**os.environ, "PASSGATE_DATA_DIR": str(tmp_path / "data")}
+    env.pop("PASSGATE_CONFIG", None)
+    for bad in ("abc", "0", "1000"):
+        out = subprocess.run(
+            [sys.executable, "-m", "passgate.cli", "demo", "--workers", bad],
+            env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert out.returncode == 2 and "--workers" in out.stderr, out.stderr
+        assert "secret" not in out.stdout  # the demo's secret was not replaced
+    assert not (tmp_path / "data").exists() or not any((tmp_path / "data").iterdir())
+
+
+def test_a_parent_killed_outright_takes_its_workers_and_gauges_with_it(tmp_path: Path) -> None:
+    data, metrics_dir = tmp_path / "data", tmp_path / "metrics"
+    env = {**os.environ, "PASSGATE_DATA_DIR": str(data), "PASSGATE_LOG_LEVEL": "warning",
+           "PASSGATE_METRICS_DIR": str(metrics_dir)}  # fmt: skip
+    env.pop("PASSGATE_CONFIG", None)
+    port, mport = free_port(), free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "passgate.cli", "serve", "--port", str(port), "--workers", "2",
+         "--metrics-port", str(mport)],
+        env=env, stdout=subprocess.DEVNULL, stderr=(tmp_path / "log").open("wb"),
+    )  # fmt: skip
+    p = Pool(f"http://127.0.0.1:{port}", "", env, proc, "", "")
+    try:
+        _wait_ready(p, tmp_path / "log")
+        first, second = p.children()
+        deadline = time.monotonic() + 10  # each worker writes its live gauges
+        while not all(list(metrics_dir.glob(f"gauge_live*_{pid}.db")) for pid in (first, second)):
+            assert time.monotonic() < deadline, sorted(f.name for f in metrics_dir.iterdir())
+            time.sleep(0.2)
+        os.kill(second, signal.SIGKILL)
+        deadline = time.monotonic() + 15
+        while len(p.children()) < 2 or second in p.children():
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert not list(metrics_dir.glob(f"gauge_live*_{second}.db"))  # the dead one's gone
+        assert list(metrics_dir.glob(f"gauge_live*_{first}.db"))
+        survivors = p.children()
+        proc.kill()  # SIGKILL: no chance to stop its workers itself
+        proc.wait(10)
+        deadline = time.monotonic() + 15
+        while any(Path(f"/proc/{pid}").exists() for pid in survivors):
+            assert time.monotonic() < deadline, "a worker outlived its parent"
+            time.sleep(0.2)
+        assert not _healthy(p.url)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        for pid in p.children():
+            os.kill(pid, signal.SIGKILL)

@@ -64,13 +64,15 @@ def _run(
         svc = _guard(lambda: service.build(cfg))  # migrates the store, once, before workers
     except sa.exc.SQLAlchemyError as exc:  # the database is down or refuses: exit cleanly
         raise click.ClickException(f"cannot open the store: {exc.__class__.__name__}") from None
-    if workers > 1:
-        _run_workers(svc, cfg, host, port, demo_site, workers)
-        return
-    console_socket = None
     log = logging.getLogger("passgate")
     if cfg.console != "on" and cfg.console_port:
         log.warning("PASSGATE_CONSOLE is off: the console port %d is not served", cfg.console_port)
+    if workers > 1:
+        if cfg.console == "on" and cfg.console_port:
+            log.info("console on http://%s:%d/console/", cfg.console_host, cfg.console_port)
+        _run_workers(svc, cfg, host, port, demo_site, workers)
+        return
+    console_socket = None
     if cfg.console == "on" and cfg.console_port:
         from passgate.console.listener import ListenerError, bind
 
@@ -190,6 +192,7 @@ def workers_option(fn: Callable[..., Any]) -> Callable[..., Any]:
         "--workers",
         default="1",
         show_default=True,
+        metavar="N|auto",
         help="Processes serving the port: a number, or auto (one per usable core). They "
         "share every guarantee through the store; one that dies is restarted.",
     )(fn)
@@ -220,7 +223,7 @@ def console_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 @click.command()
 @click.option("--host", help="Address to bind (default 127.0.0.1).")
-@click.option("--port", type=int, help="Port (default 8000).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default 8000).")
 @workers_option
 @metrics_options
 @console_options
@@ -244,7 +247,7 @@ def serve(
 
 @click.command()
 @click.option("--host", help="Address to bind (default 127.0.0.1).")
-@click.option("--port", type=int, help="Port (default 8000).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port (default 8000).")
 @click.option("--json", "as_json", is_flag=True, help="Print the demo site as JSON first.")
 @workers_option
 @metrics_options
@@ -263,6 +266,7 @@ def demo(
 ) -> None:
     """Run the service with the demo site and page (a fresh secret at each start)."""
     cfg = _listening(ctx.obj, metrics_port, metrics_host, console_port, console_host)
+    count = _workers(workers)  # before the demo's secret is replaced
     engine = _engine(cfg)
     registry = SiteRegistry(engine)
     site, secret = _guard(lambda: ensure_demo_site(registry, engine, cfg.default_difficulty))
@@ -274,7 +278,7 @@ def demo(
     click.echo(json.dumps(info) if as_json else text)
     sys.stdout.flush()
     engine.dispose()
-    _run(cfg, host, port, (site.sitekey, secret), _workers(workers))
+    _run(cfg, host, port, (site.sitekey, secret), count)
 
 
 def ensure_demo_site(

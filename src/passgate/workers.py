@@ -11,9 +11,12 @@ The parent migrates the store before any worker starts, and serves the Prometheu
 
 from __future__ import annotations
 
+import ctypes
 import json
+import math
 import os
 import shutil
+import signal
 import socket
 import tempfile
 from collections.abc import Callable
@@ -23,18 +26,47 @@ from typing import Any
 from passgate.settings import Config
 
 SETTINGS_ENV = "PASSGATE_WORKER_SETTINGS"  # the parent's effective settings, as JSON
+PARENT_ENV = "PASSGATE_WORKER_PARENT"  # the supervising parent's pid
+PR_SET_PDEATHSIG = 1  # prctl(2)
 DEMO_ENV = "PASSGATE_WORKER_DEMO"  # the demo site (sitekey, secret), when it runs
 
 
 def count(text: str) -> int:
-    """`--workers`: a positive number, or `auto` (the cores this process may run on).
-    Raises ValueError."""
+    """`--workers`: a positive number, or `auto` (usable_cores()). Raises ValueError."""
     if text.strip().lower() == "auto":
-        return max(1, len(os.sched_getaffinity(0)))
+        return usable_cores()
     n = int(text)
     if not 1 <= n <= 256:
         raise ValueError("--workers must be 1 to 256, or auto")
     return n
+
+
+def usable_cores(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
+    """The cores this process may run on (its CPU affinity), fewer where a cgroup quota
+    allows less (`docker --cpus=2`, Kubernetes' CPU limit): the quota over the period,
+    rounded up. cgroup v2's cpu.max, else v1's cfs_quota_us and cfs_period_us."""
+    cores = len(os.sched_getaffinity(0))
+    quota = _cgroup_quota(cgroup)
+    if quota is not None:
+        cores = min(cores, math.ceil(quota))
+    return max(1, cores)
+
+
+def _cgroup_quota(cgroup: Path) -> float | None:
+    """CPUs the cgroup's quota allows, or None where there is none (or it cannot be read)."""
+    try:
+        fields = (cgroup / "cpu.max").read_text().split()
+        if len(fields) == 2 and fields[0] != "max":
+            return int(fields[0]) / int(fields[1])
+        return None
+    except (OSError, ValueError):
+        pass
+    try:
+        quota = int((cgroup / "cpu" / "cpu.cfs_quota_us").read_text())
+        period = int((cgroup / "cpu" / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return quota / period if quota > 0 and period > 0 else None
 
 
 def metrics_directory(cfg: Config) -> tuple[str, bool]:
@@ -88,11 +120,12 @@ def run(
         if cfg.console == "on" and cfg.console_port:
             held = reserve_console_port(cfg.console_host, cfg.console_port)
         os.environ[SETTINGS_ENV] = json.dumps(values)
+        os.environ[PARENT_ENV] = str(os.getpid())
         if demo_site is not None:
             os.environ[DEMO_ENV] = json.dumps(list(demo_site))
         if serve_metrics is not None and directory:
             listener = serve_metrics(directory)
-        uvicorn.run(
+        config = uvicorn.Config(
             "passgate.workers:app",
             factory=True,
             workers=workers,
@@ -106,6 +139,11 @@ def run(
             server_header=False,
             proxy_headers=False,  # X-Forwarded-For is read by web.client_ip, trusted only
         )
+        gone = _metrics_forgetter(directory) if directory else None
+        try:
+            supervisor(config, [config.bind_socket()], gone).run()
+        except KeyboardInterrupt:
+            pass
     finally:
         if listener is not None:
             listener.shutdown()
@@ -115,11 +153,62 @@ def run(
             shutil.rmtree(directory, ignore_errors=True)
 
 
+def supervisor(
+    config: Any, sockets: list[socket.socket], gone: Callable[[int], None] | None
+) -> Any:
+    """uvicorn's supervising parent, which also calls `gone(pid)` for each worker that has
+    left (died and was replaced, or was retired by a SIGHUP restart)."""
+    from uvicorn.supervisors import Multiprocess
+
+    class Supervisor(Multiprocess):
+        def keep_subprocess_alive(self) -> None:
+            self._forgetting(super().keep_subprocess_alive)
+
+        def restart_all(self) -> None:
+            self._forgetting(super().restart_all)
+
+        def _forgetting(self, step: Callable[[], None]) -> None:
+            before = {p.pid for p in self.processes}
+            step()
+            if gone is not None:
+                for pid in before - {p.pid for p in self.processes}:
+                    if pid is not None:
+                        gone(pid)
+
+    return Supervisor(config, sockets=sockets)
+
+
+def _metrics_forgetter(directory: str) -> Callable[[int], None]:
+    """Drop a departed worker's live gauges from the metrics directory (its counters and
+    histograms stay: what it counted still counts)."""
+
+    def gone(pid: int) -> None:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
+
+    return gone
+
+
+def exit_with_parent(parent: int) -> None:
+    """Have the kernel send this worker SIGTERM when its parent dies (Linux prctl), so that
+    a parent killed outright (SIGKILL, the OOM killer) leaves no worker serving the port on
+    its own; a parent already gone (`parent` is no longer ours) stops the worker now."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the supervisor's own checks remain
+        return
+    if parent and os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def app() -> Any:
     """The ASGI app of one worker (uvicorn's factory), from the parent's settings."""
     from passgate import logs, service
     from passgate.app import create_app
 
+    exit_with_parent(int(os.environ.get(PARENT_ENV, "0")))
     cfg = Config(json.loads(os.environ[SETTINGS_ENV]))
     logs.configure(cfg.log_format, cfg.log_level, cfg.node_name or socket.gethostname())
     demo = json.loads(os.environ[DEMO_ENV]) if DEMO_ENV in os.environ else None
