@@ -281,3 +281,16 @@ def test_a_parent_killed_outright_takes_its_workers_and_gauges_with_it(tmp_path:
             proc.wait(10)
         for pid in p.children():
             os.kill(pid, signal.SIGKILL)
+
+
+def test_the_untrusted_forwarded_for_warning_is_the_nodes_not_a_workers(pool: Pool) -> None:
+    def ready() -> list[str]:
+        with httpx.Client() as c:  # a connection each: either worker answers
+            return list(c.get(pool.url + "/readyz").json().get("warnings", []))
+
+    assert all(ready() == [] for _ in range(6))
+    with httpx.Client() as c:  # one request, so one worker sees it
+        c.get(pool.url + "/healthz", headers={"X-Forwarded-For": "198.51.100.9"})
+    time.sleep(0.5)  # the worker records it in the store
+    answers = [ready() for _ in range(12)]
+    assert answers == [["untrusted_forwarded_for"]] * 12

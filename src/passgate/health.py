@@ -21,7 +21,7 @@ async def readyz(request: Request) -> Response:
     """Ready when every store answers: the database and the spend set (Redis when set)."""
     service: Service = request.app.state.service
     stores = await service.ping()
-    warnings = ["untrusted_forwarded_for"] if service.untrusted_forwarded_for else []
+    warnings = ["untrusted_forwarded_for"] if await service.forwarded_warning() else []
     if not all(stores.values()):
         body: dict[str, Any] = {"ok": False, "error": "store_unavailable", "stores": stores}
         return JSONResponse({**body, **({"warnings": warnings} if warnings else {})}, 503)

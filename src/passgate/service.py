@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from passgate.sites import Site, SiteRegistry, hash_secret
 from passgate.stats import Stats
 from passgate.store import StoreUnavailable
 from passgate.store.db import is_postgres, make_engine, migrate, sqlite_path
+from passgate.store.schema import settings_kv
 from passgate.store.spent import Spends, SqliteSpends
 from passgate.token import PassToken
 from passgate.tokenapi.ratelimit import MemoryRateLimiter, RateLimiter, open_limiter
@@ -69,7 +71,9 @@ class Service:
     _generation: int = 0  # forget_sites() bumps it: loads begun before it are not cached
     _ring_at: float = field(default_factory=time.monotonic)
     _ring_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    untrusted_forwarded_for: bool = False  # seen since start (client_ip); /readyz warns
+    untrusted_forwarded_for: bool = False  # seen by this process (client_ip); /readyz warns
+    started: float = field(default_factory=time.time)  # the node's start (workers: the parent's)
+    _notes: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def site(self, sitekey: str) -> Site | None:
         """The site for a sitekey, cached for a second. Raises StoreUnavailable."""
@@ -178,10 +182,36 @@ class Service:
         if addresses.within(peer, self.trusted_proxies):
             return
         self.untrusted_forwarded_for = True
+        task = asyncio.get_running_loop().create_task(
+            run_in_threadpool(_note_untrusted_forwarded_for, self.engine, self.node, time.time())
+        )
+        self._notes.add(task)
+        task.add_done_callback(self._noted)
         log.warning(
             "X-Forwarded-For arrived from a peer that is not a trusted proxy and was ignored: "
             "if passgate runs behind a proxy, list it in PASSGATE_TRUSTED_PROXIES"
         )
+
+    @property
+    def node(self) -> str:
+        return self.config.node_name or socket.gethostname()
+
+    def _noted(self, task: asyncio.Task[None]) -> None:
+        self._notes.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("could not record the untrusted X-Forwarded-For in the store")
+
+    async def forwarded_warning(self) -> bool:
+        """Whether any process of this node (every `--workers` worker shares the store) has
+        seen X-Forwarded-For from an untrusted peer since the node started; False when the
+        store cannot say (readyz then fails on the store anyway)."""
+        if self.untrusted_forwarded_for:
+            return True
+        try:
+            seen = await run_in_threadpool(_untrusted_forwarded_for_at, self.engine, self.node)
+        except sa.exc.SQLAlchemyError:
+            return False
+        return seen is not None and seen >= self.started
 
     async def decode_token(self, text: str) -> PassToken:
         """`token.decode` against the ring, reloaded first (ring_with) when the token names a
@@ -306,7 +336,34 @@ def observers(config: Config) -> tuple[Stats, Metrics | None]:
     return stats, metrics
 
 
-def build(config: Config) -> Service:
+UNTRUSTED_FORWARDED_FOR = "untrusted_forwarded_for:"  # + node name, in `meta`: unix time
+
+
+def _note_untrusted_forwarded_for(engine: sa.Engine, node: str, at: float) -> None:
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(settings_kv).values(name=UNTRUSTED_FORWARDED_FOR + node[:40], value=repr(at))
+    with engine.begin() as conn:
+        conn.execute(
+            stmt.on_conflict_do_update(index_elements=["name"], set_={"value": repr(at)})
+        )
+
+
+def _untrusted_forwarded_for_at(engine: sa.Engine, node: str) -> float | None:
+    with engine.connect() as conn:
+        value = conn.execute(
+            sa.select(settings_kv.c.value).where(
+                settings_kv.c.name == UNTRUSTED_FORWARDED_FOR + node[:40]
+            )
+        ).scalar()
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def build(config: Config, started: float | None = None) -> Service:
     from passgate.openapi import reference
 
     reference.enabled(config)  # PASSGATE_API_DOCS: on or off, else SettingsError now
@@ -329,4 +386,5 @@ def build(config: Config) -> Service:
         prefix_key=prefix.derive_key(master),
         stats=stats,
         metrics=metrics,
+        started=time.time() if started is None else started,
     )

@@ -19,6 +19,7 @@ import shutil
 import signal
 import socket
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from passgate.settings import Config
 
 SETTINGS_ENV = "PASSGATE_WORKER_SETTINGS"  # the parent's effective settings, as JSON
 PARENT_ENV = "PASSGATE_WORKER_PARENT"  # the supervising parent's pid
+STARTED_ENV = "PASSGATE_WORKER_STARTED"  # when the parent started (unix time)
 PR_SET_PDEATHSIG = 1  # prctl(2)
 DEMO_ENV = "PASSGATE_WORKER_DEMO"  # the demo site (sitekey, secret), when it runs
 
@@ -121,6 +123,7 @@ def run(
             held = reserve_console_port(cfg.console_host, cfg.console_port)
         os.environ[SETTINGS_ENV] = json.dumps(values)
         os.environ[PARENT_ENV] = str(os.getpid())
+        os.environ[STARTED_ENV] = repr(time.time())
         if demo_site is not None:
             os.environ[DEMO_ENV] = json.dumps(list(demo_site))
         if serve_metrics is not None and directory:
@@ -217,5 +220,5 @@ def app() -> Any:
         from passgate.console.listener import bind
 
         console_socket = bind(cfg.console_host, cfg.console_port, reuse_port=True)
-    svc = service.build(cfg)
+    svc = service.build(cfg, started=float(os.environ.get(STARTED_ENV) or time.time()))
     return create_app(svc, tuple(demo) if demo else None, console_socket)

@@ -170,7 +170,7 @@ async def health(ctx: Ctx) -> Response:
     service = ctx.service
     stores = await service.ping()
     warnings = []
-    if service.untrusted_forwarded_for:
+    if await service.forwarded_warning():
         warnings.append(
             "X-Forwarded-For arrived from a peer that is not a trusted proxy and was ignored: "
             "list the proxy in PASSGATE_TRUSTED_PROXIES."
