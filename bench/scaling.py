@@ -217,14 +217,19 @@ def scaling(work: Path, quick: bool) -> dict[str, Any]:
 
     def measure(key: str, server: servers.Server, fn: Any) -> None:
         cpu = servers.tree_cpu_seconds(server.proc.pid)
+        each = servers.children_cpu_seconds(server.proc.pid)
         r: Load = fn(server.url)
         spent = servers.tree_cpu_seconds(server.proc.pid) - cpu
+        after = servers.children_cpu_seconds(server.proc.pid)
+        busy = sorted((after[p] - each[p] for p in after if p in each), reverse=True)
         results.setdefault(key, []).append(
             {
                 **r.as_dict(),
                 "server_cpu_s": round(spent, 3),
                 "server_cpu_ms_per_1000": round(1e6 * spent / max(1, r.ok), 1),
                 "client_share": round(r.extra.get("client_cpu_s", 0) / (spent + 1e-9), 2),
+                # the busiest worker's share of the workers' CPU: 0.5 is an even split
+                "busiest_share": round(busy[0] / sum(busy), 2) if sum(busy) > 0 else None,
             }
         )
 
@@ -534,8 +539,9 @@ def section(r: dict[str, Any], ceiling_get: float | None) -> list[str]:
             "generator for the same cores.",
             "",
             "| load | 1 worker req/s | 2 workers req/s | 2 ÷ 1 | server CPU ms per 1,000, "
-            "1 → 2 | wrk CPU ÷ server CPU, 2 workers |",
-            "| --- | ---: | ---: | ---: | --- | ---: |",
+            "1 → 2 | wrk CPU ÷ server CPU, 2 workers | busier worker's share of the "
+            "workers' CPU, each run |",
+            "| --- | ---: | ---: | ---: | --- | ---: | --- |",
         ]
         m = s["medians"]
         for key, label in (
@@ -548,9 +554,24 @@ def section(r: dict[str, Any], ceiling_get: float | None) -> list[str]:
             cpu1 = statistics.median(x["server_cpu_ms_per_1000"] for x in s["runs"][f"{key}_1"])
             cpu2 = statistics.median(x["server_cpu_ms_per_1000"] for x in s["runs"][f"{key}_2"])
             share = statistics.median(x["client_share"] for x in s["runs"][f"{key}_2"])
+            split = ", ".join(
+                f"{x['busiest_share']:.2f}" if x.get("busiest_share") is not None else "-"
+                for x in s["runs"][f"{key}_2"]
+            )
             L.append(
                 f"| {label} | {one:,.0f} | {two:,.0f} | {two / one:.2f} | "
-                f"{cpu1:,.0f} → {cpu2:,.0f} | {share:.2f} |"
+                f"{cpu1:,.0f} → {cpu2:,.0f} | {share:.2f} | {split} |"
             )
-        L.append("")
+        L += [
+            "",
+            "The last column is how evenly the kernel spread wrk's keep-alive connections: "
+            "every worker accepts from one shared socket, and wrk opens all its connections "
+            "at once, so whichever worker wakes first may accept most of them (0.50 is an "
+            "even split). A run split unevenly measures fewer req/s and more CPU per request "
+            "(the idle worker answers one request at a time). One socket a worker "
+            "(SO_REUSEPORT) split evenly, but it was measured and set aside: a hung worker "
+            "keeps receiving its share of new connections, and one that dies or is retired "
+            "resets those still waiting in its queue, where the shared socket loses none.",
+            "",
+        ]
     return L

@@ -153,3 +153,16 @@ def tree_cpu_seconds(pid: int) -> float:
             continue
         pids += [int(c) for c in children]
     return total
+
+
+def children_cpu_seconds(pid: int) -> dict[int, float]:
+    """utime + stime of each direct child of `pid` (a `--workers` parent's workers), in
+    seconds."""
+    out = {}
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return out
+    for child in map(int, children):
+        out[child] = tree_cpu_seconds(child)
+    return out
