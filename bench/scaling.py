@@ -564,14 +564,15 @@ def section(r: dict[str, Any], ceiling_get: float | None) -> list[str]:
             )
         L += [
             "",
-            "The last column is how evenly the kernel spread wrk's keep-alive connections: "
-            "every worker accepts from one shared socket, and wrk opens all its connections "
-            "at once, so whichever worker wakes first may accept most of them (0.50 is an "
-            "even split). A run split unevenly measures fewer req/s and more CPU per request "
-            "(the idle worker answers one request at a time). One socket a worker "
-            "(SO_REUSEPORT) split evenly, but it was measured and set aside: a hung worker "
-            "keeps receiving its share of new connections, and one that dies or is retired "
-            "resets those still waiting in its queue, where the shared socket loses none.",
+            "The last column is how evenly the load fell on the two workers (0.50 is an "
+            "even split). They share one listening socket, and wrk opens all its keep-alive "
+            "connections at once: with uvloop's own accept, which takes every connection "
+            "waiting, the first worker to wake took nearly all of them (0.99 in each "
+            "/1/challenge run of a check before the change, 6,100 req/s against 10,400 "
+            "after). Each worker now accepts at most 8 a turn of its loop (`workers.Acceptor`). "
+            "One socket a worker (SO_REUSEPORT) split evenly too, but was set aside: a hung "
+            "worker keeps receiving its share of new connections, and one that dies resets "
+            "those waiting in its queue, where a shared socket loses none.",
             "",
         ]
     return L

@@ -5,10 +5,12 @@ that dies is started again while the other keeps serving."""
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures as cf
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -294,3 +296,111 @@ def test_the_untrusted_forwarded_for_warning_is_the_nodes_not_a_workers(pool: Po
     time.sleep(0.5)  # the worker records it in the store
     answers = [ready() for _ in range(12)]
     assert answers == [["untrusted_forwarded_for"]] * 12
+
+
+def _served_connections(pid: int, port: int) -> int:
+    """How many established connections to local `port` the process `pid` holds."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[1].rsplit(":", 1)[1] == f"{port:04X}" and fields[3] == "01":
+                inodes.add(fields[9])
+    held = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            held += os.readlink(fd)[8:-1] in inodes
+        except OSError:
+            continue
+    return held
+
+
+def test_connections_opened_at_once_are_spread_over_the_workers(pool: Pool) -> None:
+    """A proxy's or a load generator's keep-alive pool, opened in one go: each worker
+    gets a share, and every connection is served."""
+    port = int(pool.url.rsplit(":", 1)[1])
+    for _ in range(3):
+        conns = [socket.socket() for _ in range(64)]
+        try:
+            for c in conns:  # every connect in flight before any is answered
+                c.setblocking(False)
+                c.connect_ex(("127.0.0.1", port))
+            for c in conns:
+                c.setblocking(True)
+                c.settimeout(10)
+                c.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            for c in conns:
+                assert c.recv(4096).startswith(b"HTTP/1.1 200")
+            shares = [_served_connections(pid, port) for pid in pool.children()]
+        finally:
+            for c in conns:
+                c.close()
+        assert sum(shares) == 64, shares
+        assert min(shares) >= 16, shares  # binomial(64, 1/2) falls below 16 once in 10^5
+
+
+@pytest.mark.anyio
+async def test_a_worker_accepts_a_few_connections_a_turn() -> None:
+    """The bound that lets the other workers take their share of a burst."""
+    loop = asyncio.get_running_loop()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    made: list[object] = []
+
+    class Counting(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            made.append(transport)
+
+    clients = [socket.create_connection(listener.getsockname()) for _ in range(20)]
+    time.sleep(0.1)  # every connection waiting in the queue
+    acceptor = workers.Acceptor(loop, listener, Counting)
+    try:
+        acceptor.accept()  # one turn, as the loop calls it when the socket is ready
+        assert len(acceptor.tasks) == workers.ACCEPTS_PER_TURN  # the rest wait their turn
+        deadline = time.monotonic() + 5
+        while len(made) < 20:  # the loop's later turns take the rest
+            assert time.monotonic() < deadline, len(made)
+            await asyncio.sleep(0.01)
+    finally:
+        acceptor.close()
+        for t in made:
+            t.close()  # type: ignore[attr-defined]
+        for c in clients:
+            c.close()
+        listener.close()
+
+
+@pytest.mark.anyio
+async def test_a_worker_out_of_file_descriptors_pauses_instead_of_spinning() -> None:
+    loop = asyncio.get_running_loop()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    calls = [0]
+
+    class Exhausted:
+        def __init__(self, real: socket.socket) -> None:
+            self.real = real
+
+        def fileno(self) -> int:
+            return self.real.fileno()
+
+        def setblocking(self, flag: bool) -> None:
+            self.real.setblocking(flag)
+
+        def accept(self) -> tuple[socket.socket, object]:
+            calls[0] += 1
+            raise OSError(24, "Too many open files")
+
+    client = socket.create_connection(listener.getsockname())
+    acceptor = workers.Acceptor(loop, Exhausted(listener), asyncio.Protocol)  # type: ignore[arg-type]
+    try:
+        await asyncio.sleep(0.3)
+        assert calls[0] == 1  # tried once, then paused (a ready socket would spin)
+        await asyncio.sleep(0.5)
+        assert 2 <= calls[0] <= 3  # and tried again after the pause
+    finally:
+        acceptor.close()
+        client.close()
+        listener.close()

@@ -1,6 +1,6 @@
 """`passgate serve --workers N`: N processes on one port, under uvicorn's supervising parent
-(one listening socket shared by every worker; a worker that dies is started again, and the
-others keep their connections).
+(one listening socket shared by every worker, each accepting a few connections a turn:
+Acceptor; a worker that dies is started again, and the others keep their connections).
 
 Every guarantee holds across the workers because every piece of shared state lives in the
 store, not in a process: spends, grant buckets, jobs, abuse counters, console sessions and
@@ -11,8 +11,10 @@ The parent migrates the store before any worker starts, and serves the Prometheu
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import json
+import logging
 import math
 import os
 import shutil
@@ -23,6 +25,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from uvicorn.server import Server
+from uvicorn.supervisors import Multiprocess, multiprocess
+from uvicorn.supervisors.multiprocess import Process
 
 from passgate.settings import Config
 
@@ -156,12 +162,103 @@ def run(
             shutil.rmtree(directory, ignore_errors=True)
 
 
+ACCEPTS_PER_TURN = 8  # connections a worker accepts each time the shared socket is ready
+
+
+class Acceptor:
+    """Accepts from the socket every worker shares, at most ACCEPTS_PER_TURN each turn of
+    this worker's event loop, and hands each connection to uvicorn's HTTP protocol.
+
+    uvloop's own server accepts until none is left: when a pool of keep-alive connections
+    opens at once (a proxy's, a load generator's), whichever worker wakes first takes them
+    all (BENCHMARKS.md: all of wrk's 32 on one of two workers in two runs of three). Taking
+    a few a turn lets every worker that is awake take some, and a busy worker, whose turns
+    are long, takes fewer. The socket stays shared: a worker that hangs or dies leaves the
+    waiting connections to the others (one socket a worker, SO_REUSEPORT, does not).
+
+    Stands in uvicorn's list of servers: close() and wait_closed()."""
+
+    def __init__(self, loop: Any, sock: socket.socket, factory: Callable[[], Any]) -> None:
+        self.loop, self.sock, self.factory = loop, sock, factory
+        self.open = True
+        self.tasks: set[Any] = set()
+        sock.setblocking(False)
+        loop.add_reader(sock.fileno(), self.accept)
+
+    def accept(self) -> None:
+        for _ in range(ACCEPTS_PER_TURN):
+            try:
+                conn, _ = self.sock.accept()
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                return
+            except OSError as exc:  # EMFILE, ENFILE, ENOBUFS: pause, do not spin
+                logging.getLogger("passgate").error(
+                    "cannot accept connections: %s; retrying in 0.5 s", exc.strerror
+                )
+                self.loop.remove_reader(self.sock.fileno())
+                self.loop.call_later(0.5, self._resume)
+                return
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            task = self.loop.create_task(self._serve(conn))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def _serve(self, conn: socket.socket) -> None:
+        try:
+            await self.loop.connect_accepted_socket(self.factory, conn)
+        except OSError:  # the peer left before the transport was set up
+            conn.close()
+
+    def _resume(self) -> None:
+        if self.open:
+            self.loop.add_reader(self.sock.fileno(), self.accept)
+
+    def close(self) -> None:
+        if self.open:
+            self.open = False
+            self.loop.remove_reader(self.sock.fileno())
+
+    async def wait_closed(self) -> None:
+        return None
+
+
+class FairServer(Server):
+    """uvicorn's server, listening through Acceptor on the sockets it is given."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=[])  # the lifespan, and no uvloop server
+        if not self.started or not sockets:
+            return
+        loop = asyncio.get_running_loop()
+        config = self.config
+
+        def protocol() -> Any:
+            return config.http_protocol_class(  # type: ignore[call-arg]
+                config=config, server_state=self.server_state, app_state=self.lifespan.state
+            )
+
+        for sock in sockets:
+            sock.listen(config.backlog)  # the parent binds; uvloop's server would listen
+        self.servers = [Acceptor(loop, sock, protocol) for sock in sockets]  # type: ignore[misc]
+
+
+class FairProcess(Process):
+    """uvicorn's worker process, serving with FairServer."""
+
+    @property
+    def server(self) -> Server:
+        if self._server is None:
+            self._server = FairServer(config=self.config)
+        return self._server
+
+
 def supervisor(
     config: Any, sockets: list[socket.socket], gone: Callable[[int], None] | None
 ) -> Any:
-    """uvicorn's supervising parent, which also calls `gone(pid)` for each worker that has
-    left (died and was replaced, or was retired by a SIGHUP restart)."""
-    from uvicorn.supervisors import Multiprocess
+    """uvicorn's supervising parent, whose workers listen through Acceptor, and which also
+    calls `gone(pid)` for each worker that has left (died and was replaced, or was retired
+    by a SIGHUP restart)."""
+    multiprocess.Process = FairProcess  # type: ignore[misc]  # every worker it starts
 
     class Supervisor(Multiprocess):
         def keep_subprocess_alive(self) -> None:
