@@ -61,3 +61,32 @@ async def test_a_failing_hot_endpoint_answers_json_500(client, monkeypatch) -> N
     assert r.status_code == 500
     assert r.json()["error"] == "internal-error"
     assert "boom" not in r.text
+
+
+async def test_a_client_that_leaves_mid_body_is_not_an_error(service, caplog) -> None:
+    """No ERROR line and no traceback when the client hangs up before its body ends."""
+    from passgate.app import create_app
+
+    app = create_app(service, demo_site=None)
+    sent: list[dict] = []
+    messages = [
+        {"type": "http.request", "body": b'{"sitekey"', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+
+    async def receive() -> dict:
+        return messages.pop(0)
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "method": "POST", "path": "/1/challenge", "query_string": b"",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"80")],
+        "client": ("203.0.113.7", 5555), "server": ("passgate.test", 80), "scheme": "http",
+        "root_path": "", "http_version": "1.1", "raw_path": b"/1/challenge",
+    }  # fmt: skip
+    with caplog.at_level("INFO", logger="passgate"):
+        await app(scope, receive, send)
+    assert sent == []  # nobody to answer
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import logging
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -40,6 +40,8 @@ async def dispatch(scope: Scope, receive: Receive, send: Send, app: ASGIApp) -> 
     try:
         response = await endpoint(Request(scope, receive))
         await response(scope, receive, tracked)
+    except ClientDisconnect:  # the client left mid-body: nobody to answer, nothing wrong
+        return True
     except Exception:  # noqa: BLE001 - answer in JSON, never with a traceback
         log.exception("unhandled error on %s", scope["path"])
         if not started:

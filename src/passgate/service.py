@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import socket
 import time
@@ -74,6 +75,7 @@ class Service:
     untrusted_forwarded_for: bool = False  # seen by this process (client_ip); /readyz warns
     started: float = field(default_factory=time.time)  # the node's start (workers: the parent's)
     _notes: set[asyncio.Task[None]] = field(default_factory=set)
+    _forwarded_logged: bool = False
 
     async def site(self, sitekey: str) -> Site | None:
         """The site for a sitekey, cached for a second. Raises StoreUnavailable."""
@@ -182,15 +184,17 @@ class Service:
         if addresses.within(peer, self.trusted_proxies):
             return
         self.untrusted_forwarded_for = True
+        logged, self._forwarded_logged = self._forwarded_logged, True
         task = asyncio.get_running_loop().create_task(
             run_in_threadpool(_note_untrusted_forwarded_for, self.engine, self.node, time.time())
         )
         self._notes.add(task)
         task.add_done_callback(self._noted)
-        log.warning(
-            "X-Forwarded-For arrived from a peer that is not a trusted proxy and was ignored: "
-            "if passgate runs behind a proxy, list it in PASSGATE_TRUSTED_PROXIES"
-        )
+        if not logged:
+            log.warning(
+                "X-Forwarded-For arrived from a peer that is not a trusted proxy and was "
+                "ignored: if passgate runs behind a proxy, list it in PASSGATE_TRUSTED_PROXIES"
+            )
 
     @property
     def node(self) -> str:
@@ -198,8 +202,8 @@ class Service:
 
     def _noted(self, task: asyncio.Task[None]) -> None:
         self._notes.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("could not record the untrusted X-Forwarded-For in the store")
+        if task.cancelled() or task.exception() is not None:  # the next one tries again
+            self.untrusted_forwarded_for = False
 
     async def forwarded_warning(self) -> bool:
         """Whether any process of this node (every `--workers` worker shares the store) has
@@ -336,14 +340,19 @@ def observers(config: Config) -> tuple[Stats, Metrics | None]:
     return stats, metrics
 
 
-UNTRUSTED_FORWARDED_FOR = "untrusted_forwarded_for:"  # + node name, in `meta`: unix time
+UNTRUSTED_FORWARDED_FOR = "untrusted_forwarded_for:"  # + node, in `meta`: unix time
+
+
+def _forwarded_name(node: str) -> str:
+    """The `meta` row of a node's warning (names of any length fit in its 64 characters)."""
+    return UNTRUSTED_FORWARDED_FOR + hashlib.sha256(node.encode()).hexdigest()[:32]
 
 
 def _note_untrusted_forwarded_for(engine: sa.Engine, node: str, at: float) -> None:
     from sqlalchemy.dialects import postgresql, sqlite
 
     insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(settings_kv).values(name=UNTRUSTED_FORWARDED_FOR + node[:40], value=repr(at))
+    stmt = insert(settings_kv).values(name=_forwarded_name(node), value=repr(at))
     with engine.begin() as conn:
         conn.execute(
             stmt.on_conflict_do_update(index_elements=["name"], set_={"value": repr(at)})
@@ -354,7 +363,7 @@ def _untrusted_forwarded_for_at(engine: sa.Engine, node: str) -> float | None:
     with engine.connect() as conn:
         value = conn.execute(
             sa.select(settings_kv.c.value).where(
-                settings_kv.c.name == UNTRUSTED_FORWARDED_FOR + node[:40]
+                settings_kv.c.name == _forwarded_name(node)
             )
         ).scalar()
     try:

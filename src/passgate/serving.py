@@ -55,6 +55,7 @@ def _run(
     import uvicorn
 
     from passgate import service
+    from passgate import workers as worker_pool
     from passgate.app import create_app
     from passgate.widget.assets import MissingLibrary
 
@@ -103,6 +104,7 @@ def _run(
         log_level=cfg.log_level,
         server_header=False,
         proxy_headers=False,  # X-Forwarded-For is read by web.client_ip, from trusted proxies only
+        timeout_graceful_shutdown=worker_pool.GRACE_SECONDS,
     )
     if listener is not None:
         listener.shutdown()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import errno
 import json
 import logging
 import math
@@ -49,29 +50,48 @@ def count(text: str) -> int:
     return n
 
 
-def usable_cores(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
+def usable_cores(cgroup: Path = Path("/sys/fs/cgroup"), membership: str | None = None) -> int:
     """The cores this process may run on (its CPU affinity), fewer where a cgroup quota
-    allows less (`docker --cpus=2`, Kubernetes' CPU limit): the quota over the period,
-    rounded up. cgroup v2's cpu.max, else v1's cfs_quota_us and cfs_period_us."""
+    allows less (`docker --cpus=2`, Kubernetes' CPU limit, systemd's CPUQuota=): the
+    smallest quota over its period, rounded up, of the process's own cgroup and those above
+    it (cgroup v2's cpu.max; `membership` is the path /proc/self/cgroup gives), else cgroup
+    v1's cfs_quota_us and cfs_period_us."""
     cores = len(os.sched_getaffinity(0))
-    quota = _cgroup_quota(cgroup)
-    if quota is not None:
-        cores = min(cores, math.ceil(quota))
+    own = _membership() if membership is None else membership
+    parts = [p for p in own.strip("/").split("/") if p]
+    quotas = [_v2_quota(cgroup.joinpath(*parts[:i])) for i in range(len(parts), -1, -1)]
+    quotas.append(_v1_quota(cgroup / "cpu"))
+    for quota in quotas:
+        if quota is not None:
+            cores = min(cores, math.ceil(quota))
     return max(1, cores)
 
 
-def _cgroup_quota(cgroup: Path) -> float | None:
-    """CPUs the cgroup's quota allows, or None where there is none (or it cannot be read)."""
+def _membership() -> str:
+    """This process's cgroup v2 path ("0::/a/b" in /proc/self/cgroup), or "/"."""
     try:
-        fields = (cgroup / "cpu.max").read_text().split()
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            if line.startswith("0::"):
+                return line[3:] or "/"
+    except OSError:
+        pass
+    return "/"
+
+
+def _v2_quota(directory: Path) -> float | None:
+    try:
+        fields = (directory / "cpu.max").read_text().split()
         if len(fields) == 2 and fields[0] != "max":
             return int(fields[0]) / int(fields[1])
-        return None
-    except (OSError, ValueError):
+    except (OSError, ValueError, ZeroDivisionError):
         pass
+    return None
+
+
+def _v1_quota(directory: Path) -> float | None:
     try:
-        quota = int((cgroup / "cpu" / "cpu.cfs_quota_us").read_text())
-        period = int((cgroup / "cpu" / "cpu.cfs_period_us").read_text())
+        quota = int((directory / "cpu.cfs_quota_us").read_text())
+        period = int((directory / "cpu.cfs_period_us").read_text())
     except (OSError, ValueError):
         return None
     return quota / period if quota > 0 and period > 0 else None
@@ -147,6 +167,7 @@ def run(
             log_level=cfg.log_level,
             server_header=False,
             proxy_headers=False,  # X-Forwarded-For is read by web.client_ip, trusted only
+            timeout_graceful_shutdown=GRACE_SECONDS,
         )
         gone = _metrics_forgetter(directory) if directory else None
         try:
@@ -163,6 +184,8 @@ def run(
 
 
 ACCEPTS_PER_TURN = 8  # connections a worker accepts each time the shared socket is ready
+EXHAUSTED = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}  # accept(2): pause
+GRACE_SECONDS = 10  # a stopping worker waits this long for requests in flight, then ends
 
 
 class Acceptor:
@@ -189,10 +212,12 @@ class Acceptor:
         for _ in range(ACCEPTS_PER_TURN):
             try:
                 conn, _ = self.sock.accept()
-            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+            except (BlockingIOError, InterruptedError):
                 return
-            except OSError as exc:  # EMFILE, ENFILE, ENOBUFS: pause, do not spin
-                logging.getLogger("passgate").error(
+            except OSError as exc:
+                if exc.errno not in EXHAUSTED:  # the peer's trouble (accept(2)): next one
+                    continue
+                logging.getLogger("passgate").error(  # out of descriptors or memory
                     "cannot accept connections: %s; retrying in 0.5 s", exc.strerror
                 )
                 self.loop.remove_reader(self.sock.fileno())
@@ -206,7 +231,7 @@ class Acceptor:
     async def _serve(self, conn: socket.socket) -> None:
         try:
             await self.loop.connect_accepted_socket(self.factory, conn)
-        except OSError:  # the peer left before the transport was set up
+        except Exception:  # noqa: BLE001 - the peer left, or the loop is closing
             conn.close()
 
     def _resume(self) -> None:
@@ -266,6 +291,23 @@ def supervisor(
 
         def restart_all(self) -> None:
             self._forgetting(super().restart_all)
+
+        def handle_ttou(self) -> None:
+            self._forgetting(super().handle_ttou)
+
+        def handle_term(self) -> None:
+            self._stop_listening()
+            super().handle_term()
+
+        def handle_int(self) -> None:
+            self._stop_listening()
+            super().handle_int()
+
+        def _stop_listening(self) -> None:
+            """The parent's copy of the socket closes at once; each worker closes its own as
+            it stops, and new connections are then refused instead of waiting unanswered."""
+            for sock in self.sockets:
+                sock.close()
 
         def _forgetting(self, step: Callable[[], None]) -> None:
             before = {p.pid for p in self.processes}
