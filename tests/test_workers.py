@@ -351,13 +351,18 @@ def test_connections_opened_at_once_are_spread_over_the_workers(pool: Pool) -> N
     assert min(totals) >= 24, totals
 
 
+def _loopback_listener() -> socket.socket:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    return listener
+
+
 @pytest.mark.anyio
 async def test_a_worker_accepts_a_few_connections_a_turn() -> None:
     """The bound that lets the other workers take their share of a burst."""
     loop = asyncio.get_running_loop()
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
+    listener = _loopback_listener()
     made: list[object] = []
 
     class Counting(asyncio.Protocol):
@@ -386,9 +391,7 @@ async def test_a_worker_accepts_a_few_connections_a_turn() -> None:
 @pytest.mark.anyio
 async def test_a_worker_out_of_file_descriptors_pauses_instead_of_spinning() -> None:
     loop = asyncio.get_running_loop()
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
+    listener = _loopback_listener()
     calls = [0]
 
     class Exhausted:
